@@ -1,0 +1,5 @@
+"""Allow ``python -m backupfs``."""
+
+from backupfs.cli import main
+
+raise SystemExit(main())
