@@ -1,0 +1,385 @@
+"""Find the backup(s) under the path a user gives, and list their payload files.
+
+Users point at the backup folder itself, at a folder they copied it into, or at the
+MobileSync ``Backup`` folder (or its parent) holding several devices; all three must
+work, and anything else must fail with a sentence that says what was expected.
+
+Listing is the hot path of every mount (hundreds of thousands of payloads), so it uses
+``os.scandir`` and one ``lstat`` per entry, never an ``open`` of a payload: a FIFO or a
+symlink planted in a backup is listed with its ``st_mode`` and left for the caller to
+refuse. Folders are opened with O_NOFOLLOW (a symlinked bucket is never entered) and
+O_NOATIME where allowed, so listing does not even touch the folders' access times.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
+
+from backupfs.errors import NotABackupError
+from backupfs.plists import BackupInfo, read_backup_info
+
+log = logging.getLogger(__name__)
+
+ROOT_FILES = ("Info.plist", "Manifest.plist", "Status.plist", "Manifest.db", "Manifest.mbdb")
+SNAPSHOT = "Snapshot"
+EXAMPLE_LOCATION = "~/Library/Application Support/MobileSync/Backup/<device id>"
+
+_FILE_ID = re.compile(r"[0-9a-f]{40}")
+_BUCKET = re.compile(r"[0-9a-f]{2}")
+# Detection peeks at this many entries of a folder, and into this many buckets, so that
+# deciding "is this a backup?" stays cheap on a folder of a million files.
+_PEEK_ENTRIES = 300
+_PEEK_BUCKETS = 4
+_PEEK_BUCKET_ENTRIES = 32
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NOATIME = getattr(os, "O_NOATIME", 0)
+_DISPLAY_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+_MAX_DISPLAY_BYTES = 200
+
+
+class Layout(str, Enum):
+    """Where payloads sit in a backup folder."""
+
+    HASHED = "hashed"  # iOS 10+: xx/<sha1>
+    FLAT = "flat"  # iOS 5-9: <sha1> in the root
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """One payload file as the directory listing shows it (lstat, never opened)."""
+
+    file_id: str
+    relpath: str
+    size: int
+    mtime_ns: int
+    st_mode: int
+
+
+@dataclass
+class Backup:
+    """One device backup folder."""
+
+    root: Path
+    layout: Layout
+    index_path: Path | None
+    index_format: str | None
+    info: BackupInfo
+
+    def payloads(self) -> Iterator[Payload]:
+        """Every payload of the backup, flat, hashed and under Snapshot/, in no particular order."""
+        try:
+            root_fd = _open_dir(self.root, follow=True)
+        except OSError as exc:
+            log.warning("cannot list %s: %s", self.root, exc.strerror or exc)
+            return
+        try:
+            yield from _scan_backup_folder(root_fd, self.root, "")
+            try:
+                snapshot_fd = _open_dir(SNAPSHOT, dir_fd=root_fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    log.warning("cannot list %s: %s", self.root / SNAPSHOT, exc.strerror or exc)
+                return
+            try:
+                yield from _scan_backup_folder(snapshot_fd, self.root / SNAPSHOT, SNAPSHOT + "/")
+            finally:
+                os.close(snapshot_fd)
+        finally:
+            os.close(root_fd)
+
+    def display_name(self) -> str:
+        """A name a person recognises, usable as one path component."""
+        info = self.info
+        parts = [info.device_name or info.product_type]
+        if info.last_backup_date is not None:
+            parts.append(info.last_backup_date.strftime("%Y-%m-%d"))
+        if info.udid:
+            parts.append(info.udid.split("-", 1)[0][:8])
+        name = " ".join(p for p in parts if p)
+        return _safe_name(name) or _safe_name(self.root.resolve().name) or "backup"
+
+    def identity(self) -> str:
+        """Stable across runs for the same folder and device, different for copies elsewhere."""
+        key = f"{self.root.resolve()}\0{self.info.udid or ''}"
+        return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def find_backups(path: str | Path) -> list[Backup]:
+    """Every backup at ``path``, one level below it, or two levels below it, by display name."""
+    given = Path(path).expanduser()
+    try:
+        st = os.stat(given)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotABackupError(
+            f"{given} does not exist: give the folder of an iOS backup, such as {EXAMPLE_LOCATION}."
+        ) from None
+    except OSError as exc:
+        raise _unreadable(given, exc) from None
+    if not stat.S_ISDIR(st.st_mode):
+        if given.name in ROOT_FILES or _FILE_ID.fullmatch(given.name):
+            raise NotABackupError(
+                f"{given} is a file of a backup, not the backup itself: give the folder that holds it ({given.parent})."
+            )
+        raise NotABackupError(
+            f"{given} is a file, not a folder: give the folder of an iOS backup, such as {EXAMPLE_LOCATION}."
+        )
+    try:
+        os.close(_open_dir(given, follow=True))
+        if _looks_like_backup(given):
+            return [_open_backup(given)]
+        top = _list_dir(given)
+    except OSError as exc:
+        raise _unreadable(given, exc) from None
+    if not top:
+        raise NotABackupError(f"{given} is empty: give the folder of an iOS backup, such as {EXAMPLE_LOCATION}.")
+
+    roots: list[Path] = []
+    denied: list[Path] = []
+    for child in _subfolders(given, top):
+        if _looks_like_backup(child):
+            roots.append(child)
+            continue
+        try:
+            grandchildren = _subfolders(child, _list_dir(child))
+        except OSError as exc:
+            log.warning("skipping %s: %s", child, exc.strerror or exc)
+            if isinstance(exc, PermissionError):
+                denied.append(child)
+            continue
+        roots.extend(g for g in grandchildren if _looks_like_backup(g))
+    if not roots and denied:
+        raise _unreadable(denied[0], PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+    if not roots:
+        raise NotABackupError(
+            f"No iOS backup found in {given}: expected a folder holding Manifest.db or files named by "
+            f"40-hex-digit hashes, such as {EXAMPLE_LOCATION}."
+        )
+    backups = [_open_backup(root) for root in roots]
+    backups.sort(key=lambda b: (b.display_name(), str(b.root)))
+    return backups
+
+
+def _unreadable(path: Path, exc: OSError) -> NotABackupError:
+    if isinstance(exc, PermissionError):
+        return NotABackupError(
+            f"Permission denied reading {path}: run as a user who can read it, or copy the backup somewhere readable."
+        )
+    return NotABackupError(f"{path} cannot be read ({exc.strerror or exc}): check the disk or give another folder.")
+
+
+def _open_backup(root: Path) -> Backup:
+    info = read_backup_info(root)
+    notes = list(info.notes)
+    index_path: Path | None = None
+    index_format: str | None = None
+    for name, fmt in (("Manifest.db", "db"), ("Manifest.mbdb", "mbdb")):
+        kind = _entry_kind(root / name)
+        if kind == "file":
+            index_path, index_format = root / name, fmt
+            break
+        if kind == "link":
+            notes.append(f"{name} is a symbolic link; it was ignored.")
+        elif kind == "other":
+            notes.append(f"{name} is not a regular file; it was ignored.")
+    if len(notes) != len(info.notes):
+        info = replace(info, notes=tuple(notes))
+    return Backup(root, _layout(root, index_format, info), index_path, index_format, info)
+
+
+def _layout(root: Path, index_format: str | None, info: BackupInfo) -> Layout:
+    """Decide from what is on disk first, then from the index and the iOS version."""
+    hashed, flat = _peek_payloads(root, follow=True)
+    if hashed or flat:
+        return Layout.HASHED if hashed else Layout.FLAT
+    if index_format is not None:
+        return Layout.HASHED if index_format == "db" else Layout.FLAT
+    major = (info.ios_version or "").split(".", 1)[0]
+    if major.isdigit() and int(major) < 10:
+        return Layout.FLAT
+    return Layout.HASHED
+
+
+def _looks_like_backup(folder: Path) -> bool:
+    for name in ROOT_FILES:
+        if _entry_kind(folder / name) not in (None, "dir"):
+            return True
+    hashed, flat = _peek_payloads(folder, follow=True)
+    if hashed or flat:
+        return True
+    hashed, flat = _peek_payloads(folder / SNAPSHOT, follow=False)
+    return hashed or flat
+
+
+def _peek_payloads(folder: Path, follow: bool) -> tuple[bool, bool]:
+    """(hashed payloads seen, flat payloads seen), from a bounded look at the folder."""
+    hashed = flat = False
+    buckets_tried = 0
+    try:
+        fd = _open_dir(folder, follow=follow)
+    except OSError:
+        return False, False
+    try:
+        with os.scandir(fd) as entries:
+            for count, entry in enumerate(entries):
+                if count >= _PEEK_ENTRIES or (hashed and flat):
+                    break
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not is_dir and _FILE_ID.fullmatch(entry.name):
+                    flat = True
+                elif is_dir and not hashed and buckets_tried < _PEEK_BUCKETS and _BUCKET.fullmatch(entry.name):
+                    buckets_tried += 1
+                    hashed = _bucket_has_payload(fd, entry.name)
+    except OSError as exc:
+        log.debug("cannot peek into %s: %s", folder, exc)
+    finally:
+        os.close(fd)
+    return hashed, flat
+
+
+def _bucket_has_payload(parent_fd: int, name: str) -> bool:
+    try:
+        fd = _open_dir(name, parent_fd)
+    except OSError:
+        return False
+    try:
+        with os.scandir(fd) as entries:
+            for count, entry in enumerate(entries):
+                if count >= _PEEK_BUCKET_ENTRIES:
+                    break
+                if entry.name.startswith(name) and _FILE_ID.fullmatch(entry.name):
+                    return True
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return False
+
+
+def _scan_backup_folder(fd: int, folder: Path, prefix: str) -> Iterator[Payload]:
+    """Payloads in the open ``folder`` itself (flat) and in its 2-hex buckets (hashed)."""
+    buckets: list[str] = []
+    yield from _payloads_in(fd, folder, prefix, None, buckets)
+    for bucket in buckets:
+        try:
+            bucket_fd = _open_dir(bucket, fd)
+        except OSError as exc:
+            log.warning("cannot list %s: %s", folder / bucket, exc.strerror or exc)
+            continue
+        try:
+            yield from _payloads_in(bucket_fd, folder / bucket, f"{prefix}{bucket}/", bucket, None)
+        finally:
+            os.close(bucket_fd)
+
+
+def _payloads_in(fd: int, where: Path, prefix: str, bucket: str | None, buckets: list[str] | None) -> Iterator[Payload]:
+    """Payloads named in one open folder; 2-hex subfolders are appended to ``buckets`` if given.
+
+    Kept as one tight loop: it runs once per payload, hundreds of thousands of times.
+    A real directory named like a payload is skipped; a link, FIFO or socket is listed.
+    """
+    is_file_id = _FILE_ID.fullmatch
+    try:
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                name = entry.name
+                if is_file_id(name) is None:
+                    if buckets is not None and _BUCKET.fullmatch(name) and _is_real_dir(entry):
+                        buckets.append(name)
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    log.debug("cannot lstat %s%s: %s", prefix, name, exc)
+                    continue
+                mode = st.st_mode
+                if stat.S_ISDIR(mode):
+                    log.debug("skipping folder %s%s named like a payload", prefix, name)
+                    continue
+                if bucket is not None and not name.startswith(bucket):
+                    log.debug("payload %s is in bucket %s, not %s", name, bucket, name[:2])
+                yield Payload(name, prefix + name, st.st_size, st.st_mtime_ns, mode)
+    except OSError as exc:
+        log.warning("listing %s stopped early: %s", where, exc.strerror or exc)
+
+
+def _is_real_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _open_dir(path: Path | str, dir_fd: int | None = None, follow: bool = False) -> int:
+    """A folder descriptor that keeps atime where allowed and, unless ``follow``, refuses links.
+
+    Only a folder the user pointed at (or one above any backup root) is opened with
+    ``follow``: a link there is the user's choice, a link inside a backup is not.
+    """
+    flags = _DIR_FLAGS | (0 if follow else _NOFOLLOW)
+    try:
+        return os.open(path, flags | _NOATIME, dir_fd=dir_fd)
+    except OSError as exc:
+        if not _NOATIME or exc.errno not in (errno.EPERM, errno.EINVAL):
+            raise
+        return os.open(path, flags, dir_fd=dir_fd)
+
+
+def _list_dir(folder: Path) -> list[str]:
+    """Names in ``folder``; used only on folders that turned out not to be backup roots."""
+    fd = _open_dir(folder, follow=True)
+    try:
+        return os.listdir(fd)
+    finally:
+        os.close(fd)
+
+
+def _subfolders(folder: Path, names: list[str]) -> list[Path]:
+    """Child folders worth checking; links are followed here because they sit above any backup."""
+    found = []
+    for name in sorted(names):
+        child = folder / name
+        try:
+            if stat.S_ISDIR(os.stat(child).st_mode):
+                found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def _entry_kind(path: Path) -> str | None:
+    """'file', 'link', 'dir', 'other', or None when absent or unreadable."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "other"
+
+
+def _safe_name(name: str) -> str:
+    """One path component: no separators, no control characters, not '.'/'..', bounded length."""
+    name = _DISPLAY_UNSAFE.sub("_", name).strip()
+    if name in ("", ".", ".."):
+        return ""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > _MAX_DISPLAY_BYTES:
+        name = encoded[:_MAX_DISPLAY_BYTES].decode("utf-8", "ignore").strip()
+    return name
