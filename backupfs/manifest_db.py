@@ -1,0 +1,147 @@
+"""Manifest.db, the index of iOS 10+ backups, read without touching the source.
+
+The database is opened ``mode=ro&immutable=1``: an ordinary open of a WAL-mode file
+creates ``-wal``/``-shm`` siblings, a write to the user's evidence. A damaged database
+is read as far as it goes: rows are fetched in rowid order and, when a damaged page
+stops the scan, reading resumes past it, so one bad page costs only its own rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from backupfs.mbfile import MBFileMeta, decode_mbfile
+from backupfs.records import IndexReadResult, Kind, ManifestRecord, file_id
+
+log = logging.getLogger(__name__)
+
+_KINDS = {1: Kind.FILE, 2: Kind.DIR, 4: Kind.SYMLINK}
+_FILE_ID = re.compile(r"[0-9a-fA-F]{40}")
+_MAX_ROWID = (1 << 63) - 1
+_QUERY = "SELECT rowid, fileID, domain, relativePath, flags, file FROM Files WHERE rowid > ? ORDER BY rowid"
+_NO_META = MBFileMeta()
+
+
+def read_manifest_db(path: Path) -> IndexReadResult:
+    """Every usable row of ``Files``; damage is reported in the result, never raised."""
+    name = path.name
+    try:
+        conn = sqlite3.connect(_readonly_uri(path), uri=True)
+    except sqlite3.Error as exc:
+        return IndexReadResult([], complete=False, problem=f"{name} could not be opened as a database ({exc}).")
+    try:
+        conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+        try:
+            has_files = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='Files'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            return IndexReadResult([], complete=False, problem=f"{name} is not a readable SQLite database ({exc}).")
+        if not has_files:
+            return IndexReadResult([], complete=False, problem=f"{name} has no Files table; it is empty or damaged.")
+        return _read_files(conn, name)
+    finally:
+        conn.close()
+
+
+def _readonly_uri(path: Path) -> str:
+    """An absolute ``file:`` URI; quoting keeps ``?``, ``#`` and ``%`` in folder names literal."""
+    absolute = os.path.abspath(os.fsdecode(path))
+    return "file:///" + quote(absolute.lstrip("/"), errors="surrogateescape") + "?mode=ro&immutable=1"
+
+
+def _read_files(conn: sqlite3.Connection, name: str) -> IndexReadResult:
+    records: list[ManifestRecord] = []
+    skipped = bad_blobs = 0
+    errors: list[str] = []
+    for row in _rows(conn, errors):
+        record, blob_ok = _record(row)
+        if record is None:
+            skipped += 1
+            continue
+        bad_blobs += not blob_ok
+        records.append(record)
+    if skipped or bad_blobs:
+        log.info("%s: skipped %d rows without domain/path/known flags; %d unreadable blobs", name, skipped, bad_blobs)
+    if errors:
+        log.warning("%s is damaged: %s", name, errors[0])
+        return IndexReadResult(
+            records,
+            complete=False,
+            problem=(
+                f"{name} is damaged ({errors[0]}); {len(records)} file records were read "
+                "and the rows in damaged parts are missing."
+            ),
+        )
+    return IndexReadResult(records, complete=True)
+
+
+def _rows(conn: sqlite3.Connection, errors: list[str]) -> Iterator[tuple]:
+    """Rows in rowid order, stepping over damaged stretches of the table.
+
+    After an error at rowid ``last``, seeks to ``last + gap`` for growing gaps until one
+    reads, then narrows the gap by bisection so few good rows past the damage are lost.
+    """
+    last = 0
+    while True:
+        try:
+            for row in conn.execute(_QUERY, (last,)):
+                last = row[0]
+                yield row
+            return
+        except sqlite3.DatabaseError as exc:
+            errors.append(str(exc))
+        failed, gap = 0, 1
+        while last + gap <= _MAX_ROWID and not _readable_after(conn, last + gap):
+            failed, gap = gap, gap * 4
+        if last + gap > _MAX_ROWID:
+            return
+        while gap - failed > 1:
+            middle = (failed + gap) // 2
+            if _readable_after(conn, last + middle):
+                gap = middle
+            else:
+                failed = middle
+        last += gap
+
+
+def _readable_after(conn: sqlite3.Connection, rowid: int) -> bool:
+    try:
+        conn.execute(_QUERY, (rowid,)).fetchone()
+    except sqlite3.DatabaseError:
+        return False
+    return True
+
+
+def _record(row: tuple) -> tuple[ManifestRecord | None, bool]:
+    """The record for one row (None when unusable) and whether its blob decoded."""
+    _, fid, domain, relative_path, flags, blob = row
+    kind = _KINDS.get(flags) if type(flags) is int else None
+    if not isinstance(domain, str) or not isinstance(relative_path, str) or kind is None:
+        return None, True
+    if not (isinstance(fid, str) and _FILE_ID.fullmatch(fid)):
+        fid = file_id(domain, relative_path)
+    try:
+        meta, blob_ok = decode_mbfile(blob), True
+    except ValueError:
+        meta, blob_ok = _NO_META, False
+    record = ManifestRecord(
+        file_id=fid.lower(),
+        domain=domain,
+        relative_path=relative_path,
+        kind=kind,
+        size=meta.size,
+        mode=meta.mode,
+        mtime=meta.mtime,
+        ctime=meta.ctime,
+        birth=meta.birth,
+        uid=meta.uid,
+        gid=meta.gid,
+        target=meta.target if kind is Kind.SYMLINK else None,
+        encrypted=meta.encrypted,
+    )
+    return record, blob_ok
