@@ -1,0 +1,215 @@
+"""Build (or reuse) the index of a mount: source -> naming -> typing -> layout -> index.
+
+The index is keyed by the backups' identity and validated against cheap stat data of the
+source (the root, the payload folders, the index and plist files), so a second mount of
+an unchanged backup reads nothing but that stat data. Everything built here lives in the
+user's cache folder; the source is only read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import stat
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from backupfs import __version__
+from backupfs.catalog import DEFAULT_PATH as DEFAULT_CATALOG
+from backupfs.catalog import Catalog
+from backupfs.content import snapshot_database
+from backupfs.index import FORMAT_VERSION, Index, write_index
+from backupfs.layout import LayoutBuilder, safe_component
+from backupfs.manifest_db import read_manifest_db
+from backupfs.manifest_mbdb import read_manifest_mbdb
+from backupfs.naming import name_payloads
+from backupfs.progress import Progress
+from backupfs.records import IndexReadResult, Kind
+from backupfs.sniff import HEAD_SIZE, FileType, sniff
+from backupfs.source import ROOT_FILES, SNAPSHOT, Backup, Payload
+from backupfs.sourceio import read_head
+
+log = logging.getLogger(__name__)
+
+ENCRYPTED = FileType("encrypted", None)
+NOT_A_FILE = FileType("unknown", None)
+_READERS = 8
+
+
+def default_index_dir() -> Path:
+    """The platform's cache folder for backupfs, never inside a backup."""
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    elif os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "backupfs"
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """How much of a backup's own index survived."""
+
+    state: str  # "intact", "damaged" or "missing"
+    problem: str | None
+
+
+def read_index(backup: Backup, workdir: Path) -> tuple[IndexReadResult, IndexState]:
+    """Read whatever the backup's index still holds; SQLite only ever sees a private copy."""
+    if backup.index_path is None:
+        return IndexReadResult([], complete=False), IndexState("missing", None)
+    if backup.index_format == "db":
+        copy = workdir / "Manifest.db"
+        try:
+            snapshot_database(backup.index_path, copy)
+        except OSError as exc:
+            return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
+        result = read_manifest_db(copy)
+        copy.unlink()
+    else:
+        result = read_manifest_mbdb(backup.index_path)
+    if result.complete and result.records:
+        return result, IndexState("intact", None)
+    problem = result.problem or f"{backup.index_path.name} holds no file records."
+    return result, IndexState("damaged", problem)
+
+
+def _signature(backups: list[Backup], catalog_stamp: str) -> str:
+    """Cheap fingerprint of everything an index depends on.
+
+    Adding or removing a payload changes its folder's mtime, so stat data of the root,
+    its known files and the 256 bucket folders (also under Snapshot/) is enough. Only
+    ``stat`` is used: listing a folder would update its access time.
+    """
+    buckets = [f"{n:02x}" for n in range(256)]
+    names = [".", *ROOT_FILES, SNAPSHOT, *buckets, *(f"{SNAPSHOT}/{b}" for b in buckets)]
+    parts: list[object] = [FORMAT_VERSION, __version__, catalog_stamp]
+    for backup in backups:
+        parts.append(str(backup.root.resolve()))
+        for name in names:
+            try:
+                st = os.lstat(backup.root / name)
+            except OSError:
+                continue
+            parts.append((name, st.st_mtime_ns, st.st_size, st.st_ino))
+    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()
+
+
+def _type_payloads(backup: Backup, payloads: Iterable[Payload], show_progress: bool | None) -> dict[str, FileType]:
+    """Sniff the head of each unnamed payload; reads run in parallel to overlap disk latency."""
+    todo = list(payloads)
+    if backup.info.encrypted:
+        return {p.file_id: ENCRYPTED for p in todo}
+
+    def one(payload: Payload) -> tuple[str, FileType]:
+        if not stat.S_ISREG(payload.st_mode):
+            return payload.file_id, NOT_A_FILE
+        try:
+            head = read_head(backup.root / payload.relpath, HEAD_SIZE)
+        except OSError as exc:
+            log.info("cannot read %s to type it: %s", payload.relpath, exc)
+            return payload.file_id, NOT_A_FILE
+        return payload.file_id, sniff(head, payload.size)
+
+    types: dict[str, FileType] = {}
+    with Progress("Typing unnamed files", len(todo), enabled=show_progress) as bar:
+        with ThreadPoolExecutor(_READERS) as pool:
+            for fid, ftype in pool.map(one, todo, chunksize=64):
+                types[fid] = ftype
+                bar.advance()
+    return types
+
+
+def _backup_stats(
+    backup: Backup, payloads: list[Payload], names: dict, types: dict[str, FileType], state: IndexState, records: list
+) -> dict[str, object]:
+    payload_ids = {p.file_id for p in payloads}
+    manifest_files = {r.file_id for r in records if r.kind is Kind.FILE}
+    info = backup.info
+    return {
+        "root": str(backup.root),
+        "display_name": backup.display_name(),
+        "device_name": info.device_name,
+        "product_type": info.product_type,
+        "ios_version": info.ios_version,
+        "last_backup_date": info.last_backup_date.isoformat() if info.last_backup_date else None,
+        "udid": info.udid,
+        "encrypted": info.encrypted,
+        "layout": backup.layout.value,
+        "index_file": backup.index_path.name if backup.index_path else None,
+        "index_state": state.state,
+        "index_problem": state.problem,
+        "index_records": len(records),
+        "notes": list(info.notes),
+        "payloads": len(payloads),
+        "named": dict(Counter(n.origin for n in names.values())),
+        "unnamed": dict(Counter(t.folder for t in types.values())),
+        "missing_payloads": len(manifest_files - payload_ids),
+        "size_mismatches": sum(
+            1
+            for p in payloads
+            if (n := names.get(p.file_id)) is not None
+            and n.record is not None
+            and n.record.size is not None
+            and n.record.size != p.size
+        ),
+    }
+
+
+def _prefixes(backups: list[Backup]) -> list[tuple[str, ...]]:
+    """One folder per backup when there are several, unique even for copies of one device."""
+    if len(backups) == 1:
+        return [()]
+    seen: Counter[str] = Counter()
+    prefixes = []
+    for backup in backups:
+        name = safe_component(backup.display_name())
+        seen[name] += 1
+        prefixes.append((name if seen[name] == 1 else f"{name} ({seen[name]})",))
+    return prefixes
+
+
+def build_index(
+    backups: list[Backup], index_dir: Path | None = None, show_progress: bool | None = None
+) -> Index:
+    """Return the index for these backups, building it when absent or stale."""
+    catalog = Catalog.load()
+    catalog_stat = DEFAULT_CATALOG.stat()
+    signature = _signature(backups, f"{len(catalog)}:{catalog_stat.st_size}:{catalog_stat.st_mtime_ns}")
+    key = hashlib.sha1("\n".join(b.identity() for b in backups).encode()).hexdigest()
+    path = (index_dir or default_index_dir()) / f"{key}.index.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        try:
+            index = Index(path)
+            if index.meta.get("signature") == signature:
+                log.info("reusing index %s", path)
+                return index
+            index.close()
+        except Exception as exc:  # a damaged cache file is rebuilt, never trusted
+            log.info("index %s unusable (%s); rebuilding", path, exc)
+
+    layout = LayoutBuilder()
+    stats = []
+    for number, (backup, prefix) in enumerate(zip(backups, _prefixes(backups))):
+        payloads = list(backup.payloads())
+        with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
+            result, state = read_index(backup, Path(workdir))
+        payload_ids = {p.file_id for p in payloads}
+        names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids)
+        unnamed = [p for p in payloads if p.file_id not in names]
+        types = _type_payloads(backup, {p.file_id: p for p in unnamed}.values(), show_progress)
+        layout.add_backup(number, prefix, payloads, names, types, result.records)
+        if prefix:
+            layout.add_dir(prefix)
+        stats.append(_backup_stats(backup, payloads, names, types, state, result.records))
+    write_index(path, [b.root for b in backups], layout.nodes(), {"signature": signature, "backups": stats})
+    return Index(path)

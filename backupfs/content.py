@@ -1,0 +1,126 @@
+"""The bytes behind each file of the mount, read lazily from the source.
+
+Most files are plain windows onto one payload. SQLite databases are presented through a
+view (see ``sqlite_view``) so a read-only client can open them: WAL-mode headers are
+patched and a ``-wal`` sibling's committed pages are merged in. Views are computed on
+first use and kept in a bounded cache; source descriptors are owned by the objects that
+read through them and closed when the last user lets go.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from pathlib import Path
+from typing import Protocol
+
+from cachetools import LRUCache
+
+from backupfs.index import Entry
+from backupfs.sourceio import open_source
+from backupfs.sqlite_view import SqliteView, needs_view, open_view
+
+_SQLITE_HEAD = 100
+_VIEW_CACHE_SIZE = 64
+# Computing a merged view's size means reading its whole -wal; sizes are tiny, so keep
+# far more of them than of the views themselves.
+_SIZE_CACHE_SIZE = 65536
+
+
+class Reader(Protocol):
+    def read(self, size: int, offset: int) -> bytes: ...
+
+
+class SourceFile:
+    """An open payload; the descriptor is closed when the object is collected."""
+
+    def __init__(self, path: Path) -> None:
+        self.fd = open_source(path)
+        self.size = os.fstat(self.fd).st_size
+        weakref.finalize(self, os.close, self.fd)
+
+    def read(self, size: int, offset: int) -> bytes:
+        return os.pread(self.fd, size, offset)
+
+
+class Contents:
+    """Opens the content of index entries; shared by all FUSE threads."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self._roots = roots
+        self._views: LRUCache[tuple[int, str], SqliteView | None] = LRUCache(maxsize=_VIEW_CACHE_SIZE)
+        self._sizes: LRUCache[tuple[int, str], int] = LRUCache(maxsize=_SIZE_CACHE_SIZE)
+        self._lock = threading.Lock()
+
+    def _source(self, entry: Entry, relpath: str) -> SourceFile:
+        return SourceFile(self._roots[entry.backup] / relpath)
+
+    def size(self, entry: Entry) -> int:
+        """The size the mount shows: the payload's real size, or the merged view's."""
+        if entry.wal_source is None:
+            return entry.size
+        key = (entry.backup, entry.source or "")
+        with self._lock:
+            size = self._sizes.get(key)
+        if size is None:
+            try:
+                view = self._merged_view(entry)
+            except OSError:
+                return entry.size
+            size = entry.size if view is None else view.size
+            with self._lock:
+                self._sizes[key] = size
+        return size
+
+    def open(self, entry: Entry) -> Reader:
+        """A reader for one open() of ``entry``; raises OSError when the payload cannot be read."""
+        if entry.wal_source is not None:
+            view = self._merged_view(entry)
+            if view is not None:
+                return view
+        source = self._source(entry, entry.source or "")
+        if needs_view(source.read(_SQLITE_HEAD, 0)):
+            view = open_view(source.read, source.size)
+            if view is not None:
+                return view
+        return source
+
+    def _merged_view(self, entry: Entry) -> SqliteView | None:
+        key = (entry.backup, entry.source or "")
+        with self._lock:
+            if key in self._views:
+                return self._views[key]
+        database = self._source(entry, entry.source or "")
+        try:
+            wal = self._source(entry, entry.wal_source or "")
+        except OSError:
+            view = open_view(database.read, database.size)
+        else:
+            view = open_view(database.read, database.size, wal.read, wal.size)
+        with self._lock:
+            self._views[key] = view
+        return view
+
+
+def snapshot_database(path: Path, destination: Path, chunk: int = 1 << 20) -> None:
+    """Copy an SQLite database of the source into the cache, its ``-wal`` merged in.
+
+    SQLite cannot be asked to open a file with O_NOATIME, so a database of the source
+    (a surviving Manifest.db, a database that names other files) is read through our own
+    careful reader into a private copy, which SQLite then opens freely.
+    """
+    database = SourceFile(path)
+    reader: Reader = database
+    size = database.size
+    wal_path = path.with_name(path.name + "-wal")
+    try:
+        wal = SourceFile(wal_path) if os.path.lexists(wal_path) else None
+    except OSError:
+        wal = None
+    view = open_view(database.read, database.size, wal.read if wal else None, wal.size if wal else 0)
+    if view is not None:
+        reader, size = view, view.size
+    with open(destination, "wb") as out:
+        for offset in range(0, size, chunk):
+            out.write(reader.read(min(chunk, size - offset), offset))

@@ -1,0 +1,188 @@
+"""The mount's directory tree, persisted as an SQLite file in the user's cache folder.
+
+Keeping the tree in SQLite rather than in Python objects keeps memory flat however many
+files a backup holds, and makes the second mount of the same backup instant. The file is
+written once to a temporary name and renamed into place, so an interrupted build never
+leaves a half-written index behind; once in place it is never modified, which lets every
+reader open it ``immutable`` (no locking, no journal).
+
+Paths are stored as UTF-8 bytes with surrogate escapes, because names recovered from old
+indexes are not always valid UTF-8.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from backupfs.layout import Node
+from backupfs.records import Kind
+
+FORMAT_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE backups(no INTEGER PRIMARY KEY, root TEXT NOT NULL);
+CREATE TABLE nodes(
+    parent BLOB NOT NULL,
+    name BLOB NOT NULL,
+    kind INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    backup INTEGER NOT NULL,
+    source TEXT,
+    file_id TEXT,
+    origin TEXT,
+    target BLOB,
+    wal_source TEXT,
+    manifest_size INTEGER,
+    PRIMARY KEY(parent, name)
+) WITHOUT ROWID;
+"""
+
+_COLUMNS = "name, kind, mode, size, mtime_ns, backup, source, file_id, origin, target, wal_source, manifest_size"
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _decode(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", "surrogateescape")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry read back from the index; ``path`` is relative to the mount root."""
+
+    path: str
+    kind: Kind
+    mode: int
+    size: int
+    mtime_ns: int
+    backup: int
+    source: str | None
+    file_id: str | None
+    origin: str | None
+    target: str | None
+    wal_source: str | None
+    manifest_size: int | None
+
+
+ROOT = Entry("", Kind.DIR, 0o040555, 0, 0, 0, None, None, None, None, None, None)
+
+
+def write_index(path: Path, roots: list[Path], nodes: Iterable[Node], meta: dict[str, object]) -> None:
+    """Write a complete index atomically at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, index_tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(index_tmp)
+        try:
+            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+            conn.executemany("INSERT INTO backups VALUES (?, ?)", [(no, str(root)) for no, root in enumerate(roots)])
+            meta = {**meta, "format_version": FORMAT_VERSION}
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+            conn.executemany(
+                "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    (
+                        _encode("/".join(n.path[:-1])),
+                        _encode(n.path[-1]),
+                        int(n.kind),
+                        n.mode,
+                        n.size,
+                        n.mtime_ns,
+                        n.backup,
+                        n.source,
+                        n.file_id,
+                        n.origin,
+                        None if n.target is None else _encode(n.target),
+                        n.wal_source,
+                        n.manifest_size,
+                    )
+                    for n in nodes
+                ),
+            )
+            conn.commit()
+        finally:
+            conn.close()
+        os.replace(index_tmp, path)
+    except BaseException:
+        Path(index_tmp).unlink(missing_ok=True)
+        raise
+
+
+class Index:
+    """Read access to a finished index, safe to share between FUSE's threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        conn = self._conn()
+        self.roots = [Path(root) for (root,) in conn.execute("SELECT root FROM backups ORDER BY no")]
+        self.meta = {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            index_uri = f"file:{quote(str(self.path))}?mode=ro&immutable=1"
+            conn = sqlite3.connect(index_uri, uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    def lookup(self, path: str) -> Entry | None:
+        """The entry at ``path`` ("a/b/c", no leading slash; "" is the root)."""
+        if path == "":
+            return ROOT
+        parent, _, name = path.rpartition("/")
+        row = (
+            self._conn()
+            .execute(f"SELECT {_COLUMNS} FROM nodes WHERE parent=? AND name=?", (_encode(parent), _encode(name)))
+            .fetchone()
+        )
+        return None if row is None else self._entry(parent, row)
+
+    def children(self, path: str) -> Iterator[Entry]:
+        """The entries directly inside directory ``path``."""
+        rows = self._conn().execute(f"SELECT {_COLUMNS} FROM nodes WHERE parent=?", (_encode(path),)).fetchall()
+        for row in rows:
+            yield self._entry(path, row)
+
+    def walk(self) -> Iterator[Entry]:
+        """Every entry, for reports and tests."""
+        for parent, *row in self._conn().execute(f"SELECT parent, {_COLUMNS} FROM nodes"):
+            yield self._entry(_decode(parent) or "", row)
+
+    @staticmethod
+    def _entry(parent: str, row: tuple) -> Entry:
+        name = _decode(row[0]) or ""
+        return Entry(
+            path=f"{parent}/{name}" if parent else name,
+            kind=Kind(row[1]),
+            mode=row[2],
+            size=row[3],
+            mtime_ns=row[4],
+            backup=row[5],
+            source=row[6],
+            file_id=row[7],
+            origin=row[8],
+            target=_decode(row[9]),
+            wal_source=row[10],
+            manifest_size=row[11],
+        )
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,211 @@
+"""Turn named and typed payloads into the paths of the mount.
+
+Rules, so that every payload stays reachable and nothing resolves outside the mount:
+
+* a named file sits at ``<Domain>/<relativePath>``; every other payload at
+  ``other-data/<type folder>/<fileid>.<ext>``;
+* path components that could escape or vanish are made safe: empty and ``.`` components
+  are dropped, ``..`` becomes ``%2E%2E``, ``/`` inside a domain becomes ``%2F``, NUL becomes
+  ``%00``, and a component longer than 255 bytes is cut and given a hash tail;
+* when two entries want the same path (a file and a directory, the same path under two
+  file ids, a snapshot copy), the directory keeps the name and each later file gets
+  ``~<first 8 hex digits of its fileid>`` (or ``~snapshot``) appended: no payload is dropped;
+* a database's ``-wal``/``-journal`` sibling is shown as ``<name>-wal.raw`` because the
+  database itself is shown with the WAL merged in, and a SQLite client that saw a ``-wal``
+  beside it would try to replay it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from backupfs.naming import Name, Origin
+from backupfs.records import Kind, ManifestRecord
+from backupfs.sniff import FileType
+from backupfs.source import Payload
+
+OTHER_DATA = "other-data"
+RAW_SUFFIX = ".raw"
+NAME_MAX = 255
+
+
+@dataclass(slots=True)
+class Node:
+    """One entry of the mount, as stored in the index."""
+
+    path: tuple[str, ...]
+    kind: Kind
+    mode: int = 0
+    size: int = 0
+    mtime_ns: int = 0
+    backup: int = 0
+    source: str | None = None
+    file_id: str | None = None
+    origin: str | None = None
+    target: str | None = None
+    wal_source: str | None = None
+    manifest_size: int | None = None
+
+
+def safe_component(name: str) -> str:
+    """Make one path component impossible to misread as a separator or a parent."""
+    if name == "..":
+        return "%2E%2E"
+    name = name.replace("/", "%2F").replace("\0", "%00")
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > NAME_MAX:
+        tail = "~" + hashlib.sha1(encoded).hexdigest()[:8]
+        cut = encoded[: NAME_MAX - len(tail) - 8].decode("utf-8", "ignore")
+        name = cut + tail
+    return name
+
+
+def safe_path(domain: str, relative_path: str) -> tuple[str, ...]:
+    parts = [safe_component(domain)]
+    parts += [safe_component(part) for part in relative_path.split("/") if part not in ("", ".")]
+    return tuple(parts)
+
+
+def _mtime_ns(record: ManifestRecord | None, payload: Payload | None) -> int:
+    if record is not None and record.mtime is not None:
+        return record.mtime * 1_000_000_000
+    return payload.mtime_ns if payload is not None else 0
+
+
+def _read_only(mode: int | None, default: int) -> int:
+    perms = stat.S_IMODE(mode) if mode is not None else default
+    return perms & ~0o222
+
+
+class LayoutBuilder:
+    """Collects the entries of one mount (one or several backups) and resolves clashes."""
+
+    def __init__(self) -> None:
+        self._files: list[Node] = []
+        self._dirs: dict[tuple[str, ...], Node] = {}
+
+    def add_backup(
+        self,
+        backup_no: int,
+        prefix: tuple[str, ...],
+        payloads: Iterable[Payload],
+        names: Mapping[str, Name],
+        types: Mapping[str, FileType],
+        records: Iterable[ManifestRecord],
+    ) -> None:
+        """Place every payload of one backup, and the index's directories and symlinks."""
+        seen: set[str] = set()
+        for payload in payloads:
+            name = names.get(payload.file_id)
+            duplicate = payload.file_id in seen
+            seen.add(payload.file_id)
+            if name is not None:
+                path = prefix + safe_path(name.domain, name.relative_path)
+                origin, record = name.origin, name.record
+            else:
+                ftype = types[payload.file_id]
+                leaf = payload.file_id + (f".{ftype.ext}" if ftype.ext else "")
+                path = prefix + (OTHER_DATA, ftype.folder, leaf)
+                origin, record = Origin.UNKNOWN, None
+            if duplicate:
+                path = path[:-1] + (path[-1] + "~snapshot",)
+            self._files.append(
+                Node(
+                    path=path,
+                    kind=Kind.FILE,
+                    mode=stat.S_IFREG | _read_only(record.mode if record else None, 0o444),
+                    size=payload.size,
+                    mtime_ns=_mtime_ns(record, payload),
+                    backup=backup_no,
+                    source=payload.relpath,
+                    file_id=payload.file_id,
+                    origin=origin,
+                    manifest_size=record.size if record else None,
+                )
+            )
+        for record in records:
+            if record.kind is Kind.FILE:
+                continue
+            path = prefix + safe_path(record.domain, record.relative_path)
+            if record.kind is Kind.DIR:
+                self._dirs[path] = Node(
+                    path=path,
+                    kind=Kind.DIR,
+                    mode=stat.S_IFDIR | _read_only(record.mode, 0o555),
+                    mtime_ns=_mtime_ns(record, None),
+                    backup=backup_no,
+                    file_id=record.file_id,
+                    origin=Origin.MANIFEST,
+                )
+            else:
+                target = record.target or ""
+                self._files.append(
+                    Node(
+                        path=path,
+                        kind=Kind.SYMLINK,
+                        mode=stat.S_IFLNK | 0o777,
+                        size=len(target.encode("utf-8", "surrogateescape")),
+                        mtime_ns=_mtime_ns(record, None),
+                        backup=backup_no,
+                        file_id=record.file_id,
+                        origin=Origin.MANIFEST,
+                        target=target,
+                    )
+                )
+
+    def add_dir(self, path: tuple[str, ...], mtime_ns: int = 0) -> None:
+        """Make sure a directory exists even if nothing is placed in it."""
+        self._dirs.setdefault(path, Node(path=path, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555, mtime_ns=mtime_ns))
+
+    def nodes(self) -> list[Node]:
+        """All entries with unique, safe paths; parents before children."""
+        for node in self._files:
+            for depth in range(1, len(node.path)):
+                self.add_dir(node.path[:depth])
+        self._files.sort(key=lambda n: (n.path, n.source or ""))
+        taken: dict[tuple[str, ...], Node] = {}
+        for node in self._files:
+            path = node.path
+            if path in self._dirs or path in taken:
+                path = self._unique(node, taken)
+            node.path = path
+            taken[path] = node
+        self._link_wal_siblings(taken)
+        return sorted([*self._dirs.values(), *taken.values()], key=lambda n: n.path)
+
+    def _unique(self, node: Node, taken: Mapping[tuple[str, ...], Node]) -> tuple[str, ...]:
+        base = node.path[:-1]
+        tag = node.file_id or hashlib.sha1((node.target or "").encode("utf-8", "surrogateescape")).hexdigest()
+        for suffix in (tag[:8], tag):
+            candidate = base + (safe_component(f"{node.path[-1]}~{suffix}"),)
+            if candidate not in self._dirs and candidate not in taken:
+                return candidate
+        counter = 2
+        while True:
+            candidate = base + (safe_component(f"{node.path[-1]}~{tag}~{counter}"),)
+            if candidate not in self._dirs and candidate not in taken:
+                return candidate
+            counter += 1
+
+    def _link_wal_siblings(self, taken: dict[tuple[str, ...], Node]) -> None:
+        for path, node in list(taken.items()):
+            if node.kind is not Kind.FILE or node.origin == Origin.UNKNOWN:
+                continue
+            leaf = path[-1]
+            for suffix in ("-wal", "-journal"):
+                if not leaf.endswith(suffix):
+                    continue
+                database = taken.get(path[:-1] + (leaf[: -len(suffix)],))
+                if database is None or database.kind is not Kind.FILE:
+                    continue
+                raw_path = path[:-1] + (safe_component(leaf + RAW_SUFFIX),)
+                if raw_path in taken or raw_path in self._dirs:
+                    continue
+                del taken[path]
+                node.path = raw_path
+                taken[raw_path] = node
+                if suffix == "-wal" and database.backup == node.backup:
+                    database.wal_source = node.source

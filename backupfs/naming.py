@@ -1,0 +1,75 @@
+"""Give payloads their real names, each one proven by its SHA1.
+
+A payload is named ``SHA1(domain-relativePath)``. Any source of candidate names (the
+surviving index, the catalog of paths seen on real devices, app containers built from the
+backup's bundle ids) is only trusted through that hash: a candidate names a payload only
+when its hash *is* the payload's file name, so a wrong name can never be shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from backupfs.catalog import Catalog, app_domain_candidates
+from backupfs.records import Kind, ManifestRecord, file_id
+
+
+class Origin:
+    """Where a name came from; shown in ``user.backupfs.origin`` and ``backupfs info``."""
+
+    MANIFEST = "manifest"
+    CATALOG = "catalog"
+    APP_DOMAIN = "app-domain"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A proven name for one payload."""
+
+    domain: str
+    relative_path: str
+    origin: str
+    record: ManifestRecord | None = None
+
+
+def name_payloads(
+    payload_ids: set[str],
+    records: Iterable[ManifestRecord],
+    catalog: Catalog,
+    bundle_ids: Iterable[str],
+) -> dict[str, Name]:
+    """Name every payload in ``payload_ids`` that some source can prove.
+
+    Sources are tried from the most to the least informative: the index (which also
+    carries metadata), then the catalog, then app containers. The index is checked by
+    hash too, because a damaged index can hold rows whose fileID does not match.
+    """
+    names: dict[str, Name] = {}
+    for record in records:
+        if record.kind is not Kind.FILE or record.file_id not in payload_ids:
+            continue
+        if file_id(record.domain, record.relative_path) != record.file_id:
+            continue
+        names.setdefault(record.file_id, Name(record.domain, record.relative_path, Origin.MANIFEST, record))
+
+    for fid in payload_ids - names.keys():
+        hit = catalog.lookup(fid)
+        if hit is not None:
+            names[fid] = Name(hit[0], hit[1], Origin.CATALOG)
+
+    _name_from_candidates(names, payload_ids, app_domain_candidates(bundle_ids, catalog), Origin.APP_DOMAIN)
+    return names
+
+
+def _name_from_candidates(
+    names: dict[str, Name],
+    payload_ids: set[str],
+    candidates: Iterator[tuple[str, str]],
+    origin: str,
+) -> None:
+    for domain, path in candidates:
+        fid = file_id(domain, path)
+        if fid in payload_ids and fid not in names:
+            names[fid] = Name(domain, path, origin)
