@@ -1,0 +1,219 @@
+"""Command line: ``backupfs mount | unmount | info | demo``.
+
+Every expected failure is a ``BackupfsError`` and is printed as one line; exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from backupfs import __version__
+from backupfs.build import build_index
+from backupfs.errors import BackupfsError
+from backupfs.index import Index
+from backupfs.mounting import check_mountpoint, fuse_options, is_mounted, mount, parse_options, unmount
+from backupfs.source import find_backups
+
+log = logging.getLogger("backupfs")
+
+ENCRYPTED_NO_INDEX = (
+    "This backup is encrypted and its index (Manifest.db) is gone: the keys that decrypt each "
+    "file were kept only in that index, so the content of these files cannot be recovered. "
+    "Names shown are proven, but the files hold only encrypted bytes."
+)
+ENCRYPTED_WITH_INDEX = (
+    "This backup is encrypted: backupfs shows every file at its name, but cannot decrypt the "
+    "content yet; the files hold encrypted bytes."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backupfs",
+        description="Mount an iPhone/iPad backup (intact or 'corrupt') as a read-only folder.",
+    )
+    parser.add_argument("--version", action="version", version=f"backupfs {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more (-vv for debugging)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def index_dir_option(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--index-dir", type=Path, help="where to keep the index cache (default: user cache folder)")
+
+    sub = commands.add_parser("mount", help="mount a backup read-only")
+    sub.add_argument("source", type=Path, help="backup folder (or a folder holding backups)")
+    sub.add_argument("mountpoint", type=Path, help="empty folder to mount on")
+    sub.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground until unmounted")
+    sub.add_argument("-o", dest="options", metavar="OPTIONS", help="extra FUSE options, e.g. allow_other")
+    index_dir_option(sub)
+
+    sub = commands.add_parser("unmount", help="unmount a mounted backup")
+    sub.add_argument("mountpoint", type=Path)
+
+    sub = commands.add_parser("info", help="describe a backup and what backupfs can recover from it")
+    sub.add_argument("source", type=Path)
+    index_dir_option(sub)
+
+    sub = commands.add_parser("demo", help="build a small broken sample backup, mount it and list it")
+    sub.add_argument("folder", type=Path, nargs="?", default=Path("backupfs-demo"), help="(default: ./backupfs-demo)")
+    index_dir_option(sub)
+    for sub in commands.choices.values():
+        sub.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="backupfs: %(levelname)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except BackupfsError as exc:
+        print(f"backupfs: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("backupfs: interrupted", file=sys.stderr)
+        return 130
+
+
+def _open_index(source: Path, index_dir: Path | None) -> Index:
+    return build_index(find_backups(source), index_dir)
+
+
+def cmd_mount(args: argparse.Namespace) -> int:
+    check_mountpoint(args.mountpoint)
+    index = _open_index(args.source, args.index_dir)
+    for line in _notes(index):
+        print(f"backupfs: note: {line}", file=sys.stderr)
+    backups = index.meta["backups"]
+    volume = backups[0]["device_name"] or "iPhone backup" if len(backups) == 1 else "iPhone backups"
+    options = fuse_options(volume, parse_options(args.options))
+    mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0)
+    if not args.foreground:
+        print(f"Mounted on {args.mountpoint}; unmount with: backupfs unmount {args.mountpoint}")
+    return 0
+
+
+def cmd_unmount(args: argparse.Namespace) -> int:
+    unmount(args.mountpoint)
+    return 0
+
+
+def _notes(index: Index) -> list[str]:
+    notes = []
+    for backup in index.meta["backups"]:
+        where = backup["display_name"]
+        if backup["encrypted"]:
+            notes.append(f"{where}: {ENCRYPTED_WITH_INDEX if backup['index_state'] == 'intact' else ENCRYPTED_NO_INDEX}")
+        if backup["index_state"] == "missing":
+            notes.append(f"{where}: the backup index is missing; names were recovered from file hashes.")
+        elif backup["index_state"] == "damaged":
+            notes.append(f"{where}: {backup['index_problem']} What it still holds was used.")
+        notes.extend(f"{where}: {note}" for note in backup["notes"])
+    return notes
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def describe(index: Index) -> str:
+    lines = []
+    for backup in index.meta["backups"]:
+        named = sum(backup["named"].values())
+        unnamed = sum(backup["unnamed"].values())
+        device = backup["device_name"] or "unknown device"
+        if backup["product_type"]:
+            device += f" ({backup['product_type']})"
+        layout = "iOS 10+ (hashed folders)" if backup["layout"] == "hashed" else "iOS 5-9 (flat)"
+        index_line = f"{backup['index_file'] or 'Manifest.db / Manifest.mbdb'} {backup['index_state']}"
+        if backup["index_state"] != "missing":
+            index_line += f", {backup['index_records']:,} records"
+        encrypted = {True: "yes", False: "no", None: "unknown (Manifest.plist unreadable)"}[backup["encrypted"]]
+        lines += [
+            f"Backup:       {backup['root']}",
+            f"Shown as:     {backup['display_name']}",
+            f"Device:       {device}, iOS {backup['ios_version'] or 'unknown'}",
+            f"Backup date:  {backup['last_backup_date'] or 'unknown'}",
+            f"Layout:       {layout}",
+            f"Index:        {index_line}",
+            f"Encrypted:    {encrypted}",
+            f"Payloads:     {backup['payloads']:,}",
+            f"  named:      {named:,}" + (f" ({_counts(backup['named'])})" if named else ""),
+            f"  unnamed:    {unnamed:,}" + (f" ({_counts(backup['unnamed'])})" if unnamed else ""),
+        ]
+        if backup["missing_payloads"]:
+            lines.append(f"  missing:    {backup['missing_payloads']:,} files listed in the index have no payload")
+        if backup["size_mismatches"]:
+            lines.append(f"  truncated:  {backup['size_mismatches']:,} payloads differ from the size the index records")
+        lines.append("")
+    notes = _notes(index)
+    if notes:
+        lines += ["Notes:"] + [f"  - {note}" for note in notes]
+    return "\n".join(lines).rstrip()
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    print(describe(_open_index(args.source, args.index_dir)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from backupfs.demo_backup import build_demo_backup
+
+    folder: Path = args.folder.absolute()
+    backup, mountpoint, marker = folder / "backup", folder / "mnt", folder / ".backupfs-demo"
+    if folder.exists() and any(folder.iterdir()) and not marker.exists():
+        raise BackupfsError(f"{folder} exists and is not a backupfs demo folder: give another folder.")
+    if is_mounted(mountpoint):
+        unmount(mountpoint)
+    shutil.rmtree(backup, ignore_errors=True)
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    build_demo_backup(backup)
+    print(f"Built a sample broken backup (its Manifest.db is gone) in {backup}\n")
+    index = _open_index(backup, args.index_dir)
+    print(describe(index) + "\n")
+    check_mountpoint(mountpoint)
+    mount(index, mountpoint, fuse_options("Demo iPhone", {}), foreground=False)
+    print(f"Mounted on {mountpoint}:\n")
+    for line in _tree_lines(mountpoint):
+        print(line)
+    sms = next(mountpoint.rglob("sms.db"), None)
+    if sms is not None:
+        print(f"\nOpening {sms.relative_to(mountpoint)} through the mount with a plain read-only SQLite client:")
+        with sqlite3.connect(f"file:{quote(str(sms))}?mode=ro", uri=True) as conn:
+            for (text,) in conn.execute("SELECT text FROM message ORDER BY ROWID LIMIT 5"):
+                print(f"  message: {text}")
+        conn.close()
+    print(f"\nBrowse it: ls {mountpoint}\nUnmount:   backupfs unmount {mountpoint}")
+    return 0
+
+
+def _tree_lines(root: Path) -> list[str]:
+    lines = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        depth = len(Path(dirpath).relative_to(root).parts)
+        if depth:
+            lines.append("  " * (depth - 1) + Path(dirpath).name + "/")
+        for name in sorted(filenames):
+            size = os.lstat(os.path.join(dirpath, name)).st_size
+            lines.append("  " * depth + f"{name}  ({size:,} bytes)")
+    return lines
+
+
+COMMANDS = {"mount": cmd_mount, "unmount": cmd_unmount, "info": cmd_info, "demo": cmd_demo}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""The FUSE adapter: answers the kernel from the index and the content readers.
+
+It knows nothing about backup formats. Every call that would change anything fails with
+EROFS; the source is immutable for the life of the mount, so the kernel is allowed to
+cache attributes, entries and pages for as long as it likes.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import mfusepy as fuse
+
+from backupfs.content import Contents, Reader
+from backupfs.index import Entry, Index
+from backupfs.records import Kind
+
+log = logging.getLogger(__name__)
+
+XATTR_FILEID = "user.backupfs.fileid"
+XATTR_ORIGIN = "user.backupfs.origin"
+XATTR_MANIFEST_SIZE = "user.backupfs.manifest_size"
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_CACHE_SECONDS = 86400
+_BLOCK = 4096
+
+
+def _erofs(*_args: Any) -> int:
+    raise fuse.FuseOSError(errno.EROFS)
+
+
+class BackupFS(fuse.Operations):
+    """Read-only view of one index."""
+
+    use_ns = True
+
+    def __init__(self, index: Index, on_ready: Callable[[], None] | None = None) -> None:
+        self.index = index
+        self.contents = Contents(index.roots)
+        self._handles: dict[int, Reader] = {}
+        self._next_handle = itertools.count(1)
+        self._lock = threading.Lock()
+        self._on_ready = on_ready
+        self._uid = os.getuid()
+        self._gid = os.getgid()
+        self._mounted_ns = time.time_ns()
+
+    # -- lookups -----------------------------------------------------------------------
+
+    def _entry(self, path: str) -> Entry:
+        entry = self.index.lookup(path.strip("/"))
+        if entry is None:
+            raise fuse.FuseOSError(errno.ENOENT)
+        return entry
+
+    def init(self, path: str) -> None:
+        if self._on_ready is not None:
+            self._on_ready()
+
+    def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
+        entry = self._entry(path)
+        size = self.contents.size(entry) if entry.kind is Kind.FILE else entry.size
+        mtime = entry.mtime_ns or self._mounted_ns
+        return {
+            "st_mode": entry.mode,
+            "st_nlink": 2 if entry.kind is Kind.DIR else 1,
+            "st_size": size,
+            "st_blocks": (size + 511) // 512,
+            "st_blksize": _BLOCK,
+            "st_uid": self._uid,
+            "st_gid": self._gid,
+            "st_mtime": mtime,
+            "st_ctime": mtime,
+            "st_atime": mtime,
+        }
+
+    def readdir(self, path: str, fh: int) -> Iterator[tuple[str, dict[str, int], int]]:
+        entry = self._entry(path)
+        if entry.kind is not Kind.DIR:
+            raise fuse.FuseOSError(errno.ENOTDIR)
+        yield ".", {"st_mode": stat.S_IFDIR}, 0
+        yield "..", {"st_mode": stat.S_IFDIR}, 0
+        for child in self.index.children(entry.path):
+            yield child.path.rpartition("/")[2], {"st_mode": child.mode}, 0
+
+    def readlink(self, path: str) -> str:
+        entry = self._entry(path)
+        if entry.kind is not Kind.SYMLINK:
+            raise fuse.FuseOSError(errno.EINVAL)
+        return entry.target or ""
+
+    def statfs(self, path: str) -> dict[str, int]:
+        return {"f_bsize": _BLOCK, "f_frsize": _BLOCK, "f_namemax": 255}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def open(self, path: str, flags: int) -> int:
+        if flags & _WRITE_FLAGS:
+            raise fuse.FuseOSError(errno.EROFS)
+        entry = self._entry(path)
+        if entry.kind is not Kind.FILE:
+            raise fuse.FuseOSError(errno.EISDIR if entry.kind is Kind.DIR else errno.EINVAL)
+        try:
+            reader = self.contents.open(entry)
+        except PermissionError:
+            raise fuse.FuseOSError(errno.EACCES) from None
+        except OSError as exc:
+            log.warning("cannot open %s (%s): %s", path, entry.source, exc)
+            raise fuse.FuseOSError(errno.EIO) from None
+        handle = next(self._next_handle)
+        with self._lock:
+            self._handles[handle] = reader
+        return handle
+
+    def read(self, path: str, size: int, offset: int, fh: int) -> bytes:
+        reader = self._handles.get(fh)
+        if reader is None:
+            raise fuse.FuseOSError(errno.EBADF)
+        try:
+            return reader.read(size, offset)
+        except OSError as exc:
+            log.warning("read of %s failed: %s", path, exc)
+            raise fuse.FuseOSError(errno.EIO) from None
+
+    def release(self, path: str, fh: int) -> int:
+        with self._lock:
+            self._handles.pop(fh, None)
+        return 0
+
+    def access(self, path: str, amode: int) -> int:
+        self._entry(path)
+        if amode & os.W_OK:
+            raise fuse.FuseOSError(errno.EROFS)
+        return 0
+
+    # -- extended attributes -------------------------------------------------------------
+
+    def _xattrs(self, entry: Entry) -> dict[str, str]:
+        attrs: dict[str, str] = {}
+        if entry.file_id:
+            attrs[XATTR_FILEID] = entry.file_id
+        if entry.origin:
+            attrs[XATTR_ORIGIN] = entry.origin
+        if entry.manifest_size is not None and entry.manifest_size != entry.size:
+            attrs[XATTR_MANIFEST_SIZE] = str(entry.manifest_size)
+        return attrs
+
+    def listxattr(self, path: str) -> list[str]:
+        return list(self._xattrs(self._entry(path)))
+
+    def getxattr(self, path: str, name: str, position: int = 0) -> bytes:
+        value = self._xattrs(self._entry(path)).get(name)
+        if value is None:
+            raise fuse.FuseOSError(fuse.ENOATTR)
+        return value.encode()
+
+    # -- everything that would write -----------------------------------------------------
+
+    chmod = chown = create = link = mkdir = mknod = removexattr = rename = rmdir = _erofs
+    setxattr = symlink = truncate = unlink = utimens = write = _erofs

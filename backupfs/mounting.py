@@ -1,0 +1,180 @@
+"""Mounting and unmounting: the process side of the FUSE filesystem.
+
+Without ``--foreground`` the filesystem runs in a forked child and ``mount`` returns only
+once the kernel has the mount (the child's FUSE ``init`` writes to a pipe), so scripts
+can use the mount point right after the command. Failures in the child come back
+through the same pipe as one line.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from backupfs.errors import MountError
+from backupfs.index import Index
+
+_READY = b"ready\n"
+_READY_TIMEOUT = 60.0
+
+
+def parse_options(text: str | None) -> dict[str, str | bool]:
+    """``-o a=b,c`` as FUSE keyword options."""
+    options: dict[str, str | bool] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if item:
+            key, sep, value = item.partition("=")
+            options[key] = value if sep else True
+    return options
+
+
+def fuse_options(volume_name: str, user_options: dict[str, str | bool]) -> dict[str, str | bool]:
+    """Options for an immutable, read-only source; the user's ``-o`` wins."""
+    options: dict[str, str | bool] = {
+        "ro": True,
+        "fsname": "backupfs",
+        "kernel_cache": True,
+        "attr_timeout": str(86400),
+        "entry_timeout": str(86400),
+        "negative_timeout": str(86400),
+        "default_permissions": True,
+    }
+    if sys.platform.startswith("linux"):
+        options["subtype"] = "backupfs"
+    if sys.platform == "darwin":
+        options.update(volname=volume_name, noappledouble=True, noapplexattr=True, local=True)
+    options.update(user_options)
+    return options
+
+
+def is_mounted(mountpoint: Path) -> bool:
+    """True for a live or stale mount at ``mountpoint`` (a stale one cannot be stat'ed)."""
+    target = os.path.abspath(mountpoint)
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="surrogateescape") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 1 and _unescape_mount_path(fields[1]) == target:
+                    return True
+        return False
+    except FileNotFoundError:
+        return os.path.ismount(target)
+
+
+def _unescape_mount_path(field: str) -> str:
+    for code in ("\\040", "\\011", "\\012", "\\134"):
+        field = field.replace(code, chr(int(code[1:], 8)))
+    return field
+
+
+def check_mountpoint(mountpoint: Path) -> None:
+    """Refuse mount points that would fail later with a less helpful message."""
+    if is_mounted(mountpoint):
+        raise MountError(f"{mountpoint} is already a mount point: run 'backupfs unmount {mountpoint}' first.")
+    if not mountpoint.exists():
+        raise MountError(f"mount point {mountpoint} does not exist: create it with 'mkdir -p {mountpoint}'.")
+    if not mountpoint.is_dir():
+        raise MountError(f"mount point {mountpoint} is not a folder: give an empty folder to mount on.")
+    try:
+        if any(mountpoint.iterdir()):
+            raise MountError(f"mount point {mountpoint} is not empty: give an empty folder to mount on.")
+    except PermissionError:
+        raise MountError(f"cannot read mount point {mountpoint}: check its permissions.") from None
+
+
+def _run(index: Index, mountpoint: Path, options: dict[str, str | bool], on_ready: Callable[[], None] | None = None) -> None:
+    import mfusepy
+
+    from backupfs.fs import BackupFS
+
+    mfusepy.FUSE(BackupFS(index, on_ready=on_ready), str(mountpoint), foreground=True, **options)
+
+
+def mount(
+    index: Index, mountpoint: Path, options: dict[str, str | bool], foreground: bool, keep_stderr: bool = False
+) -> None:
+    """Mount ``index`` at ``mountpoint``; in the background unless ``foreground``.
+
+    A background filesystem keeps writing its log to the terminal's stderr only when
+    ``keep_stderr`` (``-v``) asks for it; otherwise it is silent once mounted.
+    """
+    if foreground:
+        _run(index, mountpoint, options)
+        return
+    index.close()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the filesystem process
+        os.close(read_end)
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        log_target = os.dup(2) if keep_stderr else devnull
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(write_end, 2)  # libfuse explains mount failures on stderr
+
+        def ready() -> None:
+            os.write(write_end, _READY)
+            os.dup2(log_target, 2)
+
+        code = 0
+        try:
+            _run(index, mountpoint, options, on_ready=ready)
+        except BaseException as exc:  # the parent turns this into one line
+            os.write(write_end, f"error: {exc}\n".encode(errors="replace"))
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+    _wait_ready(read_end, pid, mountpoint)
+
+
+def _wait_ready(read_end: int, pid: int, mountpoint: Path) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT
+    message = b""
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([read_end], [], [], 0.5)
+            if ready:
+                chunk = os.read(read_end, 4096)
+                message += chunk
+                if _READY in message:
+                    return
+                if not chunk:
+                    break
+            elif os.waitpid(pid, os.WNOHANG) != (0, 0):
+                break
+    finally:
+        os.close(read_end)
+    detail = message.decode(errors="replace").strip().removeprefix("error: ")
+    if not detail:
+        detail = "the filesystem process ended before the mount was ready"
+    raise MountError(f"could not mount on {mountpoint}: {detail} (is FUSE installed? try 'apt-get install fuse3').")
+
+
+def unmount(mountpoint: Path) -> None:
+    """Unmount, also cleaning up a stale mount whose process is gone."""
+    if not is_mounted(mountpoint):
+        raise MountError(f"{mountpoint} is not mounted.")
+    if sys.platform.startswith("linux"):
+        tool = shutil.which("fusermount3") or shutil.which("fusermount")
+        commands = [[tool, "-u", str(mountpoint)], [tool, "-u", "-z", str(mountpoint)]] if tool else []
+        commands.append(["umount", str(mountpoint)])
+    else:
+        commands = [["umount", str(mountpoint)], ["diskutil", "unmount", "force", str(mountpoint)]]
+    errors = []
+    for command in commands:
+        if shutil.which(command[0]) is None and not os.path.isabs(command[0]):
+            continue
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode == 0 and not is_mounted(mountpoint):
+            return
+        errors.append(result.stderr.strip())
+    detail = next((e for e in errors if e), "unknown reason")
+    raise MountError(f"could not unmount {mountpoint}: {detail} (close programs using it and try again).")

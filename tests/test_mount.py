@@ -1,0 +1,304 @@
+"""End-to-end: real backups mounted with the real CLI through FUSE."""
+
+from __future__ import annotations
+
+import errno
+import filecmp
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from backupfs.catalog import Catalog
+from backupfs.records import Kind, file_id
+from tests.backups import DIARY, UNNAMEABLE_APP, WHATSAPP, BuiltBackup, build, fingerprint
+from tests.conftest import run_cli
+
+
+def mounted_path(mnt: Path, domain: str, relative_path: str) -> Path:
+    path = mnt / domain / relative_path
+    if path.name.endswith("-wal"):
+        path = path.with_name(path.name + ".raw")
+    return path
+
+
+def xattr(path: Path, name: str) -> str:
+    return os.getxattr(path, name, follow_symlinks=False).decode()
+
+
+def all_files(mnt: Path) -> list[Path]:
+    return [Path(d) / f for d, _, files in os.walk(mnt) for f in files]
+
+
+def open_ro(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+
+
+def reference_rows(backup: BuiltBackup, tmp_path: Path, relative_path: str, query: str) -> list[tuple]:
+    """What SQLite itself sees in a database plus its -wal, on an ordinary writable copy."""
+    copy = tmp_path / "reference"
+    copy.mkdir(exist_ok=True)
+    for spec in backup.files:
+        if spec.domain == "HomeDomain" and spec.relative_path.startswith(relative_path):
+            (copy / Path(spec.relative_path).name).write_bytes(spec.content or b"")
+    with sqlite3.connect(copy / Path(relative_path).name) as conn:
+        return conn.execute(query).fetchall()
+
+
+@pytest.mark.parametrize(("layout", "index"), [("hashed", "db"), ("flat", "mbdb")])
+def test_intact_index_puts_every_file_at_its_real_path(tmp_path, mount, layout, index):
+    backup = build(tmp_path / "src", layout=layout, index=index)
+    mnt = mount(backup.root)
+    for spec in backup.specs:
+        path = mounted_path(mnt, spec.domain, spec.relative_path)
+        if spec.kind is Kind.DIR:
+            assert path.is_dir(), path
+        elif spec.kind is Kind.SYMLINK:
+            assert os.readlink(path) == spec.target
+        else:
+            assert path.is_file(), path
+            assert xattr(path, "user.backupfs.fileid") == file_id(spec.domain, spec.relative_path)
+            assert xattr(path, "user.backupfs.origin") == "manifest"
+            assert path.stat().st_mtime == spec.mtime
+            if not spec.relative_path.endswith(".db"):
+                assert path.read_bytes() == spec.content, path
+    assert len(all_files(mnt)) == len(backup.files) + 1  # + the symlink
+
+
+def test_non_utf8_names_from_mbdb(tmp_path, mount):
+    from backupfs.writer import PayloadSpec
+
+    weird = b"Documents/caf\xe9.txt".decode("utf-8", "surrogateescape")
+    backup = build(tmp_path / "src", [PayloadSpec("HomeDomain", weird, b"latin-1 named")], layout="flat", index="mbdb")
+    mnt = mount(backup.root)
+    path = os.path.join(os.fsencode(mnt), b"HomeDomain/Documents/caf\xe9.txt")
+    with open(path, "rb") as handle:
+        assert handle.read() == b"latin-1 named"
+
+
+def test_without_index_every_payload_is_reachable_and_names_are_proven(tmp_path, mount):
+    backup = build(tmp_path / "src", index="none")
+    mnt = mount(backup.root)
+    catalog = Catalog.load()
+    seen: dict[str, Path] = {}
+    for path in all_files(mnt):
+        fid = xattr(path, "user.backupfs.fileid")
+        assert fid not in seen, f"{fid} shown twice"
+        seen[fid] = path
+        origin = xattr(path, "user.backupfs.origin")
+        rel = path.relative_to(mnt)
+        if origin == "unknown":
+            assert rel.parts[0] == "other-data" and rel.name.split(".")[0] == fid
+        else:
+            name = rel.as_posix().removesuffix(".raw")
+            domain, _, relative_path = name.partition("/")
+            assert file_id(domain, relative_path) == fid, f"{rel} is not proven"
+    assert set(seen) == {file_id(s.domain, s.relative_path) for s in backup.files}
+    for spec in backup.files:
+        shown = seen[file_id(spec.domain, spec.relative_path)]
+        if not spec.relative_path.endswith(".db"):
+            assert shown.read_bytes() == spec.content, shown
+        if spec.domain != UNNAMEABLE_APP and catalog.lookup(file_id(spec.domain, spec.relative_path)):
+            assert mounted_path(mnt, spec.domain, spec.relative_path).is_file()
+    assert (mnt / "HomeDomain/Library/SMS/sms.db").is_file()
+    assert (mnt / "HomeDomain/Library/AddressBook/AddressBook.sqlitedb").is_file()
+    assert xattr(mnt / f"AppDomain-{WHATSAPP}/Library/Preferences/{WHATSAPP}.plist", "user.backupfs.origin") == "catalog"
+    prefs = mnt / f"AppDomain-{DIARY}/Library/Preferences/{DIARY}.plist"
+    assert xattr(prefs, "user.backupfs.origin") == "app-domain"
+
+
+def test_unnamed_files_are_grouped_by_sniffed_type(tmp_path, mount):
+    backup = build(tmp_path / "src", index="none")
+    mnt = mount(backup.root)
+    expected = {
+        "Documents/cache/7f3e.bin": "images/{}.jpg",
+        "Documents/store/ab12.db": "databases/{}.sqlite",
+        "Documents/settings/zz.cfg": "plists/{}.plist",
+        "Documents/dump/q9.dat": "unknown/{}",
+        "Documents/notes/readme-1b2c": "text/{}.txt",
+        "Documents/state/s1": "text/{}.json",
+        "Documents/empty/e0": "empty/{}",
+        "Documents/media/m7": "videos/{}.mov",
+    }
+    for relative_path, pattern in expected.items():
+        fid = file_id(UNNAMEABLE_APP, relative_path)
+        path = mnt / "other-data" / pattern.format(fid)
+        assert path.is_file(), f"{relative_path} expected at {path}"
+        assert path.read_bytes() == next(s.content for s in backup.files if s.relative_path == relative_path)
+
+
+def test_sqlite_databases_open_read_only_through_the_mount(tmp_path, mount):
+    backup = build(tmp_path / "src", index="none")
+    mnt = mount(backup.root)
+    sms = mnt / "HomeDomain/Library/SMS/sms.db"
+    query = "SELECT ROWID, text FROM message ORDER BY ROWID"
+    expected = reference_rows(backup, tmp_path, "Library/SMS/sms.db", query)
+    main_file = tmp_path / "main-only.db"
+    main_file.write_bytes(next(s.content or b"" for s in backup.files if s.relative_path.endswith("sms.db")))
+    with sqlite3.connect(f"file:{main_file}?immutable=1", uri=True) as main_only:
+        assert len(main_only.execute(query).fetchall()) < len(expected), "fixture WAL must hold extra rows"
+    with open_ro(sms) as conn:
+        assert conn.execute(query).fetchall() == expected
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    cli = subprocess.run(["sqlite3", "-readonly", str(sms), "SELECT count(*) FROM message"], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert int(cli.stdout) == len(expected)
+    assert (mnt / "HomeDomain/Library/SMS/sms.db-wal.raw").is_file()
+    assert not (mnt / "HomeDomain/Library/SMS/sms.db-wal").exists()
+    for database in (mnt / "other-data/databases").iterdir():
+        with open_ro(database) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_rsync_and_cp_copy_identical_files(tmp_path, mount):
+    backup = build(tmp_path / "src", index="none")
+    mnt = mount(backup.root)
+    subprocess.run(["rsync", "-a", f"{mnt}/", str(tmp_path / "rsynced")], check=True)
+    subprocess.run(["cp", "-r", str(mnt), str(tmp_path / "copied")], check=True)
+    for path in all_files(mnt):
+        rel = path.relative_to(mnt)
+        if path.is_symlink():
+            continue
+        assert filecmp.cmp(path, tmp_path / "rsynced" / rel, shallow=False), rel
+        assert filecmp.cmp(path, tmp_path / "copied" / rel, shallow=False), rel
+        assert (tmp_path / "rsynced" / rel).stat().st_mtime == path.stat().st_mtime
+
+
+def test_every_write_is_refused(tmp_path, mount):
+    backup = build(tmp_path / "src")
+    mnt = mount(backup.root)
+    target = mnt / "HomeDomain/Library/Preferences/com.apple.springboard.plist"
+    attempts = [
+        lambda: open(target, "ab"),
+        lambda: open(target, "r+b"),
+        lambda: open(mnt / "HomeDomain/new.txt", "wb"),
+        lambda: os.mkdir(mnt / "HomeDomain/newdir"),
+        lambda: os.unlink(target),
+        lambda: os.rename(target, mnt / "HomeDomain/moved"),
+        lambda: os.chmod(target, 0o777),
+        lambda: os.utime(target, (0, 0)),
+        lambda: os.truncate(target, 0),
+        lambda: os.symlink("x", mnt / "HomeDomain/link"),
+        lambda: os.setxattr(target, "user.test", b"1"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(OSError) as info:
+            attempt()
+        assert info.value.errno in (errno.EROFS, errno.EACCES, errno.EPERM), info.value
+
+
+def test_source_is_unchanged_by_a_whole_session(tmp_path, mount):
+    backup = build(tmp_path / "src", index="none")
+    sms = build(tmp_path / "src2")
+    before = fingerprint(backup.root), fingerprint(sms.root)
+    for source in (backup.root, sms.root):
+        run_cli("info", source)
+        mnt = mount(source)
+        for path in all_files(mnt):
+            if not path.is_symlink():
+                path.read_bytes()
+        for database in mnt.rglob("*.db"):
+            with open_ro(database) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        subprocess.run(["rsync", "-a", f"{mnt}/", str(tmp_path / f"out-{source.name}")], check=True)
+        run_cli("unmount", mnt)
+    assert (fingerprint(backup.root), fingerprint(sms.root)) == before
+
+
+def test_info_describes_the_backup(tmp_path, index_dir):
+    backup = build(tmp_path / "src", index="none")
+    out = run_cli("info", backup.root, "--index-dir", index_dir).stdout
+    assert "Test iPhone" in out
+    assert "missing" in out
+    assert f"Payloads:     {len(backup.files)}" in out
+    assert "catalog" in out and "app-domain" in out
+    intact = build(tmp_path / "src2")
+    out = run_cli("info", intact.root, "--index-dir", index_dir).stdout
+    assert "Manifest.db intact" in out
+    assert f"manifest {len(intact.files)}" in out
+
+
+def test_encrypted_backup_without_index_is_explained(tmp_path, index_dir):
+    backup = build(tmp_path / "src", index="none", encrypted=True)
+    out = run_cli("info", backup.root, "--index-dir", index_dir).stdout
+    assert "cannot be recovered" in out
+    assert "encrypted" in out.lower()
+
+
+def test_backup_folder_with_several_devices(tmp_path, mount):
+    from backupfs.writer import PayloadSpec, default_plists, write_backup
+
+    folder = tmp_path / "Backup"
+    for name, udid in (("Anna's iPhone", "00008030-000000000000000A"), ("Ben's iPad", "00008030-000000000000000B")):
+        info, manifest, status = default_plists(device_name=name, udid=udid)
+        write_backup(folder / udid, [PayloadSpec("HomeDomain", "Library/SMS/sms.db", b"x")],
+                     info=info, manifest_plist=manifest, status=status)
+    mnt = mount(folder)
+    shown = sorted(p.name for p in mnt.iterdir())
+    assert len(shown) == 2
+    assert shown[0].startswith("Anna's iPhone") and shown[1].startswith("Ben's iPad")
+    assert (mnt / shown[0] / "HomeDomain/Library/SMS/sms.db").read_bytes() == b"x"
+
+
+def test_bad_input_gives_one_clear_line(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    unrelated = tmp_path / "photos"
+    unrelated.mkdir()
+    (unrelated / "holiday.jpg").write_bytes(b"\xff\xd8\xff")
+    for source in (empty, unrelated, tmp_path / "missing", unrelated / "holiday.jpg"):
+        result = run_cli("info", source, check=False)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("backupfs: error: "), result.stderr
+        assert "Traceback" not in result.stderr
+    backup = build(tmp_path / "src")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file").write_text("x")
+    for mountpoint in (tmp_path / "nowhere", busy):
+        result = run_cli("mount", backup.root, mountpoint, check=False)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    result = run_cli("unmount", busy, check=False)
+    assert result.returncode == 1 and "not mounted" in result.stderr
+
+
+def test_second_mount_reuses_the_index(tmp_path, mount, index_dir):
+    backup = build(tmp_path / "src", index="none")
+    mount(backup.root)
+    first = sorted(index_dir.iterdir())
+    stamp = first[0].stat().st_mtime_ns
+    mount(backup.root)
+    assert sorted(index_dir.iterdir()) == first and first[0].stat().st_mtime_ns == stamp
+    assert not any(p.name.startswith(".") or p.suffix == ".tmp" for p in backup.root.rglob("*"))
+
+
+def test_foreground_mount_stays_until_unmounted(tmp_path, index_dir):
+    backup = build(tmp_path / "src")
+    mnt = tmp_path / "fg"
+    mnt.mkdir()
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backupfs", "mount", "-f", str(backup.root), str(mnt), "--index-dir", str(index_dir)],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        from backupfs.mounting import is_mounted
+        import time
+
+        for _ in range(100):
+            if is_mounted(mnt) and (mnt / "HomeDomain").exists():
+                break
+            time.sleep(0.1)
+        assert (mnt / "HomeDomain/Library/SMS/sms.db").is_file()
+        run_cli("unmount", mnt)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            shutil.rmtree(mnt, ignore_errors=True)
