@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,8 +28,11 @@ _QUERY = "SELECT rowid, fileID, domain, relativePath, flags, file FROM Files WHE
 _NO_META = MBFileMeta()
 
 
-def read_manifest_db(path: Path) -> IndexReadResult:
-    """Every usable row of ``Files``; damage is reported in the result, never raised."""
+def read_manifest_db(path: Path, progress: Callable[[int, int], None] | None = None) -> IndexReadResult:
+    """Every usable row of ``Files``; damage is reported in the result, never raised.
+
+    ``progress(rows_done, rows_expected)`` is called as rows are decoded, for a progress bar.
+    """
     name = path.name
     try:
         conn = sqlite3.connect(_readonly_uri(path), uri=True)
@@ -37,15 +40,38 @@ def read_manifest_db(path: Path) -> IndexReadResult:
         return IndexReadResult([], complete=False, problem=f"{name} could not be opened as a database ({exc}).")
     try:
         conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+        # A truncated file is shorter than its header says; SQLite then refuses the whole
+        # file as malformed unless schema checks are relaxed. The connection stays read-only.
+        conn.execute("PRAGMA writable_schema=ON")
         try:
             has_files = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='Files'").fetchone()
         except sqlite3.DatabaseError as exc:
             return IndexReadResult([], complete=False, problem=f"{name} is not a readable SQLite database ({exc}).")
         if not has_files:
             return IndexReadResult([], complete=False, problem=f"{name} has no Files table; it is empty or damaged.")
-        return _read_files(conn, name)
+        result = _read_files(conn, name, progress)
     finally:
         conn.close()
+    missing = _truncated_bytes(path)
+    if missing and result.complete:
+        problem = f"{name} is truncated ({missing:,} bytes missing at the end); every file record in it was read."
+        return IndexReadResult(result.records, complete=False, problem=problem)
+    return result
+
+
+def _truncated_bytes(path: Path) -> int:
+    """How much shorter the file is than its own header says (0 when it cannot tell)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+            size = handle.seek(0, os.SEEK_END)
+    except OSError:
+        return 0
+    if len(header) < 100 or header[24:28] != header[92:96]:
+        return 0
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    return max(0, int.from_bytes(header[28:32], "big") * page_size - size)
 
 
 def _readonly_uri(path: Path) -> str:
@@ -54,17 +80,29 @@ def _readonly_uri(path: Path) -> str:
     return "file:///" + quote(absolute.lstrip("/"), errors="surrogateescape") + "?mode=ro&immutable=1"
 
 
-def _read_files(conn: sqlite3.Connection, name: str) -> IndexReadResult:
+def _read_files(
+    conn: sqlite3.Connection, name: str, progress: Callable[[int, int], None] | None
+) -> IndexReadResult:
     records: list[ManifestRecord] = []
     skipped = bad_blobs = 0
     errors: list[str] = []
-    for row in _rows(conn, errors):
+    expected = 0
+    if progress is not None:
+        try:
+            expected = conn.execute("SELECT max(rowid) FROM Files").fetchone()[0] or 0
+        except sqlite3.DatabaseError:
+            expected = 0
+    for done, row in enumerate(_rows(conn, errors), 1):
+        if progress is not None and done % 1024 == 0:
+            progress(done, max(expected, done))
         record, blob_ok = _record(row)
         if record is None:
             skipped += 1
             continue
         bad_blobs += not blob_ok
         records.append(record)
+    if progress is not None:
+        progress(len(records) + skipped, len(records) + skipped)
     if skipped or bad_blobs:
         log.info("%s: skipped %d rows without domain/path/known flags; %d unreadable blobs", name, skipped, bad_blobs)
     if errors:
@@ -90,6 +128,8 @@ def _rows(conn: sqlite3.Connection, errors: list[str]) -> Iterator[tuple]:
     while True:
         try:
             for row in conn.execute(_QUERY, (last,)):
+                if row[0] <= last:  # a damaged page can send the cursor backwards: never loop
+                    continue
                 last = row[0]
                 yield row
             return
