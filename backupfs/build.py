@@ -62,7 +62,7 @@ class IndexState:
     problem: str | None
 
 
-def read_index(backup: Backup, workdir: Path) -> tuple[IndexReadResult, IndexState]:
+def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None) -> tuple[IndexReadResult, IndexState]:
     """Read whatever the backup's index still holds; SQLite only ever sees a private copy."""
     if backup.index_path is None:
         return IndexReadResult([], complete=False), IndexState("missing", None)
@@ -72,7 +72,8 @@ def read_index(backup: Backup, workdir: Path) -> tuple[IndexReadResult, IndexSta
             snapshot_database(backup.index_path, copy)
         except OSError as exc:
             return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
-        result = read_manifest_db(copy)
+        with Progress("Reading Manifest.db", 0, enabled=show_progress) as bar:
+            result = read_manifest_db(copy, bar.update)
         copy.unlink()
     else:
         result = read_manifest_mbdb(backup.index_path)
@@ -178,12 +179,17 @@ def _prefixes(backups: list[Backup]) -> list[tuple[str, ...]]:
 
 
 def build_index(
-    backups: list[Backup], index_dir: Path | None = None, show_progress: bool | None = None
+    backups: list[Backup],
+    index_dir: Path | None = None,
+    show_progress: bool | None = None,
+    catalog_path: Path | None = None,
 ) -> Index:
     """Return the index for these backups, building it when absent or stale."""
-    catalog = Catalog.load()
-    catalog_stat = DEFAULT_CATALOG.stat()
-    signature = _signature(backups, f"{len(catalog)}:{catalog_stat.st_size}:{catalog_stat.st_mtime_ns}")
+    catalog_path = catalog_path or DEFAULT_CATALOG
+    catalog = Catalog.load(catalog_path)
+    catalog_stat = catalog_path.stat()
+    catalog_stamp = f"{catalog_path.resolve()}:{len(catalog)}:{catalog_stat.st_size}:{catalog_stat.st_mtime_ns}"
+    signature = _signature(backups, catalog_stamp)
     key = hashlib.sha1("\n".join(b.identity() for b in backups).encode()).hexdigest()
     path = (index_dir or default_index_dir()) / f"{key}.index.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,7 +208,7 @@ def build_index(
     for number, (backup, prefix) in enumerate(zip(backups, _prefixes(backups))):
         payloads = list(backup.payloads())
         with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
-            result, state = read_index(backup, Path(workdir))
+            result, state = read_index(backup, Path(workdir), show_progress)
         payload_ids = {p.file_id for p in payloads}
         names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids)
         unnamed = [p for p in payloads if p.file_id not in names]

@@ -44,26 +44,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="say more (-vv for debugging)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def index_dir_option(sub: argparse.ArgumentParser) -> None:
+    def index_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--index-dir", type=Path, help="where to keep the index cache (default: user cache folder)")
+        sub.add_argument("--catalog", type=Path, help="another catalog of known paths (see contrib/build_catalog.py)")
 
     sub = commands.add_parser("mount", help="mount a backup read-only")
     sub.add_argument("source", type=Path, help="backup folder (or a folder holding backups)")
     sub.add_argument("mountpoint", type=Path, help="empty folder to mount on")
     sub.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground until unmounted")
     sub.add_argument("-o", dest="options", metavar="OPTIONS", help="extra FUSE options, e.g. allow_other")
-    index_dir_option(sub)
+    index_options(sub)
 
     sub = commands.add_parser("unmount", help="unmount a mounted backup")
     sub.add_argument("mountpoint", type=Path)
 
     sub = commands.add_parser("info", help="describe a backup and what backupfs can recover from it")
     sub.add_argument("source", type=Path)
-    index_dir_option(sub)
+    index_options(sub)
 
     sub = commands.add_parser("demo", help="build a small broken sample backup, mount it and list it")
     sub.add_argument("folder", type=Path, nargs="?", default=Path("backupfs-demo"), help="(default: ./backupfs-demo)")
-    index_dir_option(sub)
+    index_options(sub)
     for sub in commands.choices.values():
         sub.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
@@ -85,13 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _open_index(source: Path, index_dir: Path | None) -> Index:
-    return build_index(find_backups(source), index_dir)
+def _open_index(args: argparse.Namespace, source: Path) -> Index:
+    return build_index(find_backups(source), args.index_dir, catalog_path=args.catalog)
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
     check_mountpoint(args.mountpoint)
-    index = _open_index(args.source, args.index_dir)
+    index = _open_index(args, args.source)
     for line in _notes(index):
         print(f"backupfs: note: {line}", file=sys.stderr)
     backups = index.meta["backups"]
@@ -163,7 +164,7 @@ def describe(index: Index) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    print(describe(_open_index(args.source, args.index_dir)))
+    print(describe(_open_index(args, args.source)))
     return 0
 
 
@@ -181,7 +182,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     marker.touch()
     build_demo_backup(backup)
     print(f"Built a sample broken backup (its Manifest.db is gone) in {backup}\n")
-    index = _open_index(backup, args.index_dir)
+    index = _open_index(args, backup)
     print(describe(index) + "\n")
     check_mountpoint(mountpoint)
     mount(index, mountpoint, fuse_options("Demo iPhone", {}), foreground=False)

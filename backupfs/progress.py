@@ -26,6 +26,11 @@ class Progress:
             self._last_draw = now
             self._draw(now)
 
+    def update(self, done: int, total: int) -> None:
+        """Absolute progress, for work that reports its own counts."""
+        self.total = total
+        self.advance(done - self.done)
+
     def _draw(self, now: float) -> None:
         elapsed = max(now - self._start, 1e-6)
         rate = self.done / elapsed

@@ -15,7 +15,7 @@ import pytest
 
 from backupfs.catalog import Catalog
 from backupfs.records import Kind, file_id
-from tests.backups import DIARY, UNNAMEABLE_APP, WHATSAPP, BuiltBackup, build, fingerprint
+from tests.backups import DIARY, UNNAMEABLE_APP, WHATSAPP, BuiltBackup, build, fingerprint, standard_specs
 from tests.conftest import run_cli
 
 
@@ -302,3 +302,25 @@ def test_foreground_mount_stays_until_unmounted(tmp_path, index_dir):
         if proc.poll() is None:
             proc.kill()
             shutil.rmtree(mnt, ignore_errors=True)
+
+
+@pytest.mark.parametrize("index", ["db", "mbdb"])
+def test_damaged_index_is_used_as_far_as_it_goes(tmp_path, mount, index_dir, index):
+    from backupfs.writer import PayloadSpec
+
+    extra = [PayloadSpec(UNNAMEABLE_APP, f"Documents/bulk/{n:04d}.txt", b"row %d" % n) for n in range(400)]
+    backup = build(tmp_path / "src", standard_specs() + extra, index=index)
+    index_file = backup.root / ("Manifest.db" if index == "db" else "Manifest.mbdb")
+    data = index_file.read_bytes()
+    index_file.write_bytes(data[: len(data) * 6 // 10])
+    out = run_cli("info", backup.root, "--index-dir", index_dir).stdout
+    assert "damaged" in out
+    mnt = mount(backup.root)
+    shown = {xattr(p, "user.backupfs.fileid"): p for p in all_files(mnt) if not p.is_symlink()}
+    assert set(shown) == {file_id(s.domain, s.relative_path) for s in backup.files}
+    origins = {xattr(p, "user.backupfs.origin") for p in shown.values()}
+    assert "manifest" in origins and "unknown" in origins
+    for fid, path in shown.items():
+        rel = path.relative_to(mnt).as_posix().removesuffix(".raw")
+        if not rel.startswith("other-data/"):
+            assert file_id(*rel.split("/", 1)) == fid
