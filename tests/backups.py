@@ -22,6 +22,20 @@ DIARY = "org.backupfs.testdiary"  # in no device listing: only Info.plist can na
 UNNAMEABLE_APP = "AppDomain-com.example.private"
 
 
+BAD_NAME = b"Media/caf\xe9-\xff.jpg".decode("utf-8", "surrogateescape")  # not UTF-8 on the device
+
+
+def roundtrip_specs() -> list[PayloadSpec]:
+    """One entry of each kind and oddity an index must carry: bad UTF-8, dirs, links, short payloads."""
+    return [
+        PayloadSpec("HomeDomain", "Library/SMS/sms.db", b"SQLite format 3\x00" + bytes(100), mtime=1_600_000_000),
+        PayloadSpec("CameraRollDomain", BAD_NAME, b"\xff\xd8\xff\xe0jpeg", mode=0o600),
+        PayloadSpec("HomeDomain", "Library/SMS", kind=Kind.DIR),
+        PayloadSpec("HomeDomain", "Library/link", kind=Kind.SYMLINK, target="../SMS/sms.db"),
+        PayloadSpec("AppDomain-com.example", "Documents/short.bin", b"abc", manifest_size=10),
+    ]
+
+
 def standard_specs() -> list[PayloadSpec]:
     sms_main, sms_wal = samples.wal_database()
     rng = random.Random(7)

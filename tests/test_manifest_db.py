@@ -13,18 +13,8 @@ from backupfs.manifest_db import read_manifest_db
 from backupfs.mbfile import encode_mbfile
 from backupfs.records import Kind, ManifestRecord, file_id
 from backupfs.writer import PayloadSpec, write_backup
+from tests.backups import BAD_NAME, roundtrip_specs
 
-BAD_NAME = b"Media/caf\xe9-\xff.jpg".decode("utf-8", "surrogateescape")
-
-
-def _specs() -> list[PayloadSpec]:
-    return [
-        PayloadSpec("HomeDomain", "Library/SMS/sms.db", b"SQLite format 3\x00" + bytes(100), mtime=1_600_000_000),
-        PayloadSpec("CameraRollDomain", BAD_NAME, b"\xff\xd8\xff\xe0jpeg", mode=0o600),
-        PayloadSpec("HomeDomain", "Library/SMS", kind=Kind.DIR),
-        PayloadSpec("HomeDomain", "Library/link", kind=Kind.SYMLINK, target="../SMS/sms.db"),
-        PayloadSpec("AppDomain-com.example", "Documents/short.bin", b"abc", manifest_size=10),
-    ]
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -34,7 +24,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 @pytest.mark.parametrize("wal", [False, True])
 def test_round_trip_through_writer(tmp_path: Path, wal: bool) -> None:
-    write_backup(tmp_path, _specs(), index_wal=wal)
+    write_backup(tmp_path, roundtrip_specs(), index_wal=wal)
     result = read_manifest_db(tmp_path / "Manifest.db")
     assert result.complete and result.problem is None
     by_path = {r.relative_path: r for r in result.records}
@@ -54,7 +44,7 @@ def test_round_trip_through_writer(tmp_path: Path, wal: bool) -> None:
 
 def test_odd_rows(tmp_path: Path) -> None:
     """Flags 16 and NULL names are skipped; a bad blob keeps its row; a missing fileID is computed."""
-    write_backup(tmp_path, _specs()[:1])
+    write_backup(tmp_path, roundtrip_specs()[:1])
     db = tmp_path / "Manifest.db"
     with sqlite3.connect(db) as conn:
         conn.executemany("INSERT INTO Files VALUES (?, ?, ?, ?, ?)", [
@@ -150,7 +140,7 @@ def test_garbage_page_costs_only_its_rows(tmp_path: Path) -> None:
 @pytest.mark.parametrize("wal", [False, True])
 def test_reading_leaves_source_unchanged(tmp_path: Path, wal: bool) -> None:
     folder = tmp_path / "odd ?#% name"
-    write_backup(folder, _specs(), index_wal=wal)
+    write_backup(folder, roundtrip_specs(), index_wal=wal)
     db = folder / "Manifest.db"
     assert db.read_bytes()[18:20] == (b"\x02\x02" if wal else b"\x01\x01")
     before = _snapshot(folder)

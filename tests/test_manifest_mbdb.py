@@ -12,23 +12,13 @@ from hypothesis import strategies as st
 
 from backupfs.manifest_mbdb import MAGIC, encode_mbdb, parse_mbdb, read_manifest_mbdb
 from backupfs.records import Kind, ManifestRecord, file_id
-from backupfs.writer import PayloadSpec, write_backup
+from backupfs.writer import write_backup
+from tests.backups import BAD_NAME, roundtrip_specs
 
-BAD_NAME = b"Media/caf\xe9-\xff.jpg".decode("utf-8", "surrogateescape")
-
-
-def _specs() -> list[PayloadSpec]:
-    return [
-        PayloadSpec("HomeDomain", "Library/SMS/sms.db", b"SQLite format 3\x00" + bytes(100), mtime=1_600_000_000),
-        PayloadSpec("CameraRollDomain", BAD_NAME, b"\xff\xd8\xff\xe0jpeg", mode=0o600),
-        PayloadSpec("HomeDomain", "Library/SMS", kind=Kind.DIR),
-        PayloadSpec("HomeDomain", "Library/link", kind=Kind.SYMLINK, target="../SMS/sms.db"),
-        PayloadSpec("AppDomain-com.example", "Documents/short.bin", b"abc", manifest_size=10),
-    ]
 
 
 def test_round_trip_through_writer(tmp_path: Path) -> None:
-    write_backup(tmp_path, _specs(), layout="flat", index="mbdb")
+    write_backup(tmp_path, roundtrip_specs(), layout="flat", index="mbdb")
     result = read_manifest_mbdb(tmp_path / "Manifest.mbdb")
     assert result.complete and result.problem is None
     by_path = {r.relative_path: r for r in result.records}
@@ -76,7 +66,7 @@ def _whole_record_ends(data: bytes) -> list[int]:
 
 
 def test_every_truncation_keeps_whole_records(tmp_path: Path) -> None:
-    write_backup(tmp_path, _specs(), index="mbdb")
+    write_backup(tmp_path, roundtrip_specs(), index="mbdb")
     data = (tmp_path / "Manifest.mbdb").read_bytes()
     full = parse_mbdb(data).records
     ends = _whole_record_ends(data)
@@ -114,7 +104,7 @@ def test_missing_file_is_a_problem_not_an_error(tmp_path: Path) -> None:
 
 
 def test_reading_leaves_source_unchanged(tmp_path: Path) -> None:
-    write_backup(tmp_path, _specs(), index="mbdb")
+    write_backup(tmp_path, roundtrip_specs(), index="mbdb")
     path = tmp_path / "Manifest.mbdb"
     os.utime(path, (1_000_000_000, 1_100_000_000))
     before = (sorted(os.listdir(tmp_path)), path.read_bytes(), os.stat(path).st_mtime_ns)
