@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 
 ENCRYPTED = FileType("encrypted", None)
 NOT_A_FILE = FileType("unknown", None)
-_READERS = 8
+# Reading heads overlaps disk latency, but Python threads also fight over the GIL: on 30,000
+# heads, 2 threads took 3.7 s cold / 1.7 s warm, 4 threads 3.6 s / 2.4 s, 16 threads 4.7 s / 2.7 s.
+_READERS = 2
+_BATCH = 128
 
 
 def default_index_dir() -> Path:
@@ -120,12 +123,17 @@ def _type_payloads(backup: Backup, payloads: Iterable[Payload], show_progress: b
             return payload.file_id, NOT_A_FILE
         return payload.file_id, sniff(head, payload.size)
 
+    def batch(payloads: list[Payload]) -> list[tuple[str, FileType]]:
+        return [one(payload) for payload in payloads]
+
+    # Batches, not one task per file: a thread-pool task costs more than a cached read.
+    batches = [todo[start : start + _BATCH] for start in range(0, len(todo), _BATCH)]
     types: dict[str, FileType] = {}
     with Progress("Typing unnamed files", len(todo), enabled=show_progress) as bar:
         with ThreadPoolExecutor(_READERS) as pool:
-            for fid, ftype in pool.map(one, todo, chunksize=64):
-                types[fid] = ftype
-                bar.advance()
+            for results in pool.map(batch, batches):
+                types.update(results)
+                bar.advance(len(results))
     return types
 
 
