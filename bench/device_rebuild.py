@@ -138,20 +138,26 @@ def shown_files(mnt: Path) -> dict[str, Path]:
     return shown
 
 
+def shown_path(mnt: Path, spec: PayloadSpec) -> Path:
+    """Where the mount shows a named file: a database's -wal/-journal sibling gets ".raw"."""
+    path = mnt / spec.domain / spec.relative_path
+    if spec.relative_path.endswith(("-wal", "-journal")) and not path.exists():
+        path = path.with_name(path.name + ".raw")
+    return path
+
+
 def check_intact(mnt: Path, specs: list[PayloadSpec], report: Report) -> None:
     files = [s for s in specs if s.kind is Kind.FILE]
     at_path = 0
     for spec in files:
-        path = mnt / spec.domain / spec.relative_path
-        if spec.relative_path.endswith(("-wal", "-journal")) and not path.exists():
-            path = path.with_name(path.name + ".raw")
+        path = shown_path(mnt, spec)
         if path.is_file() and os.getxattr(path, "user.backupfs.fileid").decode() == file_id(spec.domain, spec.relative_path):
             at_path += 1
     dirs = [s for s in specs if s.kind is Kind.DIR]
     dirs_ok = sum((mnt / s.domain / s.relative_path).is_dir() for s in dirs)
     sample = random.Random(3).sample(files, min(2000, len(files)))
     same = sum(
-        (mnt / s.domain / s.relative_path).read_bytes() == s.content
+        shown_path(mnt, s).read_bytes() == s.content
         for s in sample
         if not samples.expected_type(s.relative_path) in ("sqlite", "sqlite-wal")
     )
