@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import stat
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from backupfs import __version__
 from backupfs.catalog import DEFAULT_PATH as DEFAULT_CATALOG
 from backupfs.catalog import Catalog
 from backupfs.content import snapshot_database
+from backupfs.errors import BackupfsError
 from backupfs.index import FORMAT_VERSION, Index, write_index
 from backupfs.layout import LayoutBuilder, safe_component
 from backupfs.manifest_db import read_manifest_db
@@ -77,7 +79,6 @@ def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None)
             return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
         with Progress("Reading Manifest.db", 0, enabled=show_progress) as bar:
             result = read_manifest_db(copy, bar.update)
-        copy.unlink()
     else:
         result = read_manifest_mbdb(backup.index_path)
     if result.complete and result.records:
@@ -200,7 +201,12 @@ def build_index(
     signature = _signature(backups, catalog_stamp)
     key = hashlib.sha1("\n".join(b.identity() for b in backups).encode()).hexdigest()
     path = (index_dir or default_index_dir()) / f"{key}.index.sqlite"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupfsError(
+            f"cannot create the index folder {path.parent} ({exc.strerror}): give a writable one with --index-dir."
+        ) from None
     if path.exists():
         try:
             index = Index(path)
@@ -225,5 +231,11 @@ def build_index(
         if prefix:
             layout.add_dir(prefix)
         stats.append(_backup_stats(backup, payloads, names, types, state, result.records))
-    write_index(path, [b.root for b in backups], layout.nodes(), {"signature": signature, "backups": stats})
+    try:
+        write_index(path, [b.root for b in backups], layout.nodes(), {"signature": signature, "backups": stats})
+    except (OSError, sqlite3.Error) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise BackupfsError(
+            f"cannot write the index in {path.parent} ({reason}): free some space or use --index-dir."
+        ) from None
     return Index(path)
