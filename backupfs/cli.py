@@ -86,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _invocation() -> str:
+    """How the user can call backupfs again, for the hints we print."""
+    if shutil.which("backupfs"):
+        return "backupfs"
+    if os.path.basename(sys.argv[0]) == "backupfs":
+        return os.path.abspath(sys.argv[0])
+    return f"{sys.executable} -m backupfs"
+
+
 def _open_index(args: argparse.Namespace, source: Path) -> Index:
     return build_index(find_backups(source), args.index_dir, catalog_path=args.catalog)
 
@@ -100,7 +109,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
     options = fuse_options(volume, parse_options(args.options))
     mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0)
     if not args.foreground:
-        print(f"Mounted on {args.mountpoint}; unmount with: backupfs unmount {args.mountpoint}")
+        print(f"Mounted on {args.mountpoint}; unmount with: {_invocation()} unmount {args.mountpoint}")
     return 0
 
 
@@ -196,7 +205,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for (text,) in conn.execute("SELECT text FROM message ORDER BY ROWID LIMIT 5"):
                 print(f"  message: {text}")
         conn.close()
-    print(f"\nBrowse it: ls {mountpoint}\nUnmount:   backupfs unmount {mountpoint}")
+    print(f"\nBrowse it: ls {mountpoint}\nUnmount:   {_invocation()} unmount {mountpoint}")
     return 0
 
 
