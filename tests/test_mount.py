@@ -324,3 +324,19 @@ def test_damaged_index_is_used_as_far_as_it_goes(tmp_path, mount, index_dir, ind
         rel = path.relative_to(mnt).as_posix().removesuffix(".raw")
         if not rel.startswith("other-data/"):
             assert file_id(*rel.split("/", 1)) == fid
+
+
+def test_demo_mounts_and_lists_a_broken_sample(tmp_path):
+    folder = tmp_path / "demo"
+    out = run_cli("demo", folder, "--index-dir", tmp_path / "idx").stdout
+    try:
+        assert "Manifest.db / Manifest.mbdb missing" in out
+        assert "HomeDomain/Library/SMS/sms.db" in out and "message: " in out
+        assert (folder / "mnt/HomeDomain/Library/SMS/sms.db").is_file()
+        assert any((folder / "mnt/other-data/images").iterdir())
+        assert not (folder / "backup/Manifest.db").exists()
+    finally:
+        run_cli("unmount", folder / "mnt")
+    again = run_cli("demo", folder, "--index-dir", tmp_path / "idx")  # re-running replaces the sample
+    run_cli("unmount", folder / "mnt")
+    assert again.returncode == 0
