@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from backupfs import __version__
 from backupfs.catalog import DEFAULT_PATH as DEFAULT_CATALOG
@@ -31,7 +32,8 @@ from backupfs.index import FORMAT_VERSION, Index, write_index
 from backupfs.layout import LayoutBuilder, safe_component
 from backupfs.manifest_db import read_manifest_db
 from backupfs.manifest_mbdb import read_manifest_mbdb
-from backupfs.naming import name_payloads
+from backupfs.generated import match_generated
+from backupfs.naming import Name, Origin, OpenDatabase, harvest_names, name_payloads
 from backupfs.progress import Progress
 from backupfs.records import IndexReadResult, Kind
 from backupfs.sniff import HEAD_SIZE, FileType, sniff
@@ -74,7 +76,8 @@ def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None)
     if backup.index_format == "db":
         copy = workdir / "Manifest.db"
         try:
-            snapshot_database(backup.index_path, copy)
+            wal = backup.index_path.with_name(backup.index_path.name + "-wal")
+            snapshot_database(backup.index_path, copy, wal if os.path.lexists(wal) else None)
         except OSError as exc:
             return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
         with Progress("Reading Manifest.db", 0, enabled=show_progress) as bar:
@@ -85,6 +88,27 @@ def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None)
         return result, IndexState("intact", None)
     problem = result.problem or f"{backup.index_path.name} holds no file records."
     return result, IndexState("damaged", problem)
+
+
+def _database_opener(backup: Backup, payloads: list[Payload], workdir: Path) -> OpenDatabase:
+    """Open payload databases for harvesting, through a private copy in the cache."""
+    relpaths = {p.file_id: p.relpath for p in payloads if stat.S_ISREG(p.st_mode)}
+
+    def open_database(fid: str, wal_fid: str | None) -> sqlite3.Connection | None:
+        if fid not in relpaths:
+            return None
+        copy = workdir / f"harvest-{fid}.sqlite"
+        wal = backup.root / relpaths[wal_fid] if wal_fid in relpaths else None
+        try:
+            snapshot_database(backup.root / relpaths[fid], copy, wal)
+            conn = sqlite3.connect(f"file:{quote(str(copy))}?mode=ro&immutable=1", uri=True)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except (OSError, sqlite3.Error) as exc:
+            log.info("cannot read %s for names: %s", relpaths[fid], exc)
+            return None
+        return conn
+
+    return open_database
 
 
 def _signature(backups: list[Backup], catalog_stamp: str) -> str:
@@ -223,8 +247,11 @@ def build_index(
         payloads = list(backup.payloads())
         with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
             result, state = read_index(backup, Path(workdir), show_progress)
-        payload_ids = {p.file_id for p in payloads}
-        names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids)
+            payload_ids = {p.file_id for p in payloads}
+            names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids)
+            harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
+            for fid, candidate in match_generated(payload_ids, set(names)).items():
+                names[fid] = Name(*candidate, Origin.GENERATED)
         unnamed = [p for p in payloads if p.file_id not in names]
         types = _type_payloads(backup, {p.file_id: p for p in unnamed}.values(), show_progress)
         layout.add_backup(number, prefix, payloads, names, types, result.records)

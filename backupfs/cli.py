@@ -6,6 +6,7 @@ Every expected failure is a ``BackupfsError`` and is printed as one line; exit s
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import os
 import shutil
@@ -19,6 +20,7 @@ from backupfs import __version__
 from backupfs.build import build_index
 from backupfs.errors import BackupfsError
 from backupfs.index import Index
+from backupfs.records import Kind
 from backupfs.mounting import check_mountpoint, fuse_options, is_mounted, mount, parse_options, unmount
 from backupfs.source import find_backups
 
@@ -62,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("source", type=Path)
     index_options(sub)
 
+    sub = commands.add_parser("report", help="one line per payload: its name, where it came from, its type")
+    sub.add_argument("source", type=Path)
+    sub.add_argument("--csv", action="store_true", help="write CSV (default: tab-separated columns)")
+    index_options(sub)
+
     sub = commands.add_parser("demo", help="build a small broken sample backup, mount it and list it")
     sub.add_argument("folder", type=Path, nargs="?", default=Path("backupfs-demo"), help="(default: ./backupfs-demo)")
     index_options(sub)
@@ -84,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("backupfs: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _invocation() -> str:
@@ -177,6 +187,24 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_COLUMNS = ("fileid", "domain", "path", "origin", "type", "size", "shown_as", "backup")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    index = _open_index(args, args.source)
+    writer = csv.writer(sys.stdout, dialect="excel" if args.csv else "excel-tab", lineterminator="\n")
+    writer.writerow(REPORT_COLUMNS)
+    for entry in sorted(index.walk(), key=lambda e: (e.backup, e.real_name is None, e.real_name or "", e.file_id or "")):
+        if entry.kind is not Kind.FILE:
+            continue
+        domain, _, path = (entry.real_name or "").partition("/")
+        backup = index.roots[entry.backup]
+        writer.writerow(
+            (entry.file_id, domain, path, entry.origin, entry.file_type or "", entry.size, entry.path, backup)
+        )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from backupfs.demo_backup import build_demo_backup
 
@@ -222,7 +250,7 @@ def _tree_lines(root: Path) -> list[str]:
     return lines
 
 
-COMMANDS = {"mount": cmd_mount, "unmount": cmd_unmount, "info": cmd_info, "demo": cmd_demo}
+COMMANDS = {"mount": cmd_mount, "unmount": cmd_unmount, "info": cmd_info, "report": cmd_report, "demo": cmd_demo}
 
 
 if __name__ == "__main__":

@@ -103,19 +103,19 @@ class Contents:
         return view
 
 
-def snapshot_database(path: Path, destination: Path, chunk: int = 1 << 20) -> None:
+def snapshot_database(path: Path, destination: Path, wal_path: Path | None, chunk: int = 1 << 20) -> None:
     """Copy an SQLite database of the source into the cache, its ``-wal`` merged in.
 
     SQLite cannot be asked to open a file with O_NOATIME, so a database of the source
     (a surviving Manifest.db, a database that names other files) is read through our own
-    careful reader into a private copy, which SQLite then opens freely.
+    careful reader into a private copy, which SQLite then opens freely. ``wal_path`` is
+    explicit because inside a backup a database's ``-wal`` is a payload with its own hash.
     """
     database = SourceFile(path)
     reader: Reader = database
     size = database.size
-    wal_path = path.with_name(path.name + "-wal")
     try:
-        wal = SourceFile(wal_path) if os.path.lexists(wal_path) else None
+        wal = SourceFile(wal_path) if wal_path is not None else None
     except OSError:
         wal = None
     view = open_view(database.read, database.size, wal.read if wal else None, wal.size if wal else 0)

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from backupfs.layout import Node
 from backupfs.records import Kind
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,11 +44,16 @@ CREATE TABLE nodes(
     target BLOB,
     wal_source TEXT,
     manifest_size INTEGER,
+    real_name BLOB,
+    file_type TEXT,
     PRIMARY KEY(parent, name)
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = "name, kind, mode, size, mtime_ns, backup, source, file_id, origin, target, wal_source, manifest_size"
+_COLUMNS = (
+    "name, kind, mode, size, mtime_ns, backup, source, file_id, origin, target, wal_source, manifest_size, "
+    "real_name, file_type"
+)
 
 
 def _encode(text: str) -> bytes:
@@ -75,9 +80,11 @@ class Entry:
     target: str | None
     wal_source: str | None
     manifest_size: int | None
+    real_name: str | None
+    file_type: str | None
 
 
-ROOT = Entry("", Kind.DIR, 0o040555, 0, 0, 0, None, None, None, None, None, None)
+ROOT = Entry("", Kind.DIR, 0o040555, 0, 0, 0, None, None, None, None, None, None, None, None)
 
 
 def write_index(path: Path, roots: list[Path], nodes: Iterable[Node], meta: dict[str, object]) -> None:
@@ -93,7 +100,7 @@ def write_index(path: Path, roots: list[Path], nodes: Iterable[Node], meta: dict
             meta = {**meta, "format_version": FORMAT_VERSION}
             conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
             conn.executemany(
-                "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     (
                         _encode("/".join(n.path[:-1])),
@@ -109,6 +116,8 @@ def write_index(path: Path, roots: list[Path], nodes: Iterable[Node], meta: dict
                         None if n.target is None else _encode(n.target),
                         n.wal_source,
                         n.manifest_size,
+                        None if n.real_name is None else _encode(n.real_name),
+                        n.file_type,
                     )
                     for n in nodes
                 ),
@@ -179,6 +188,8 @@ class Index:
             target=_decode(row[9]),
             wal_source=row[10],
             manifest_size=row[11],
+            real_name=_decode(row[12]),
+            file_type=row[13],
         )
 
     def close(self) -> None:

@@ -48,6 +48,8 @@ class Node:
     target: str | None = None
     wal_source: str | None = None
     manifest_size: int | None = None
+    real_name: str | None = None  # "domain/relativePath" as the backup names it, before making it safe
+    file_type: str | None = None  # sniffed "folder/ext" of an unnamed payload
 
 
 def safe_component(name: str) -> str:
@@ -102,14 +104,17 @@ class LayoutBuilder:
             name = names.get(payload.file_id)
             duplicate = payload.file_id in seen
             seen.add(payload.file_id)
+            real_name = file_type = None
             if name is not None:
                 path = prefix + safe_path(name.domain, name.relative_path)
                 origin, record = name.origin, name.record
+                real_name = f"{name.domain}/{name.relative_path}"
             else:
                 ftype = types[payload.file_id]
                 leaf = payload.file_id + (f".{ftype.ext}" if ftype.ext else "")
                 path = prefix + (OTHER_DATA, ftype.folder, leaf)
                 origin, record = Origin.UNKNOWN, None
+                file_type = f"{ftype.folder}/{ftype.ext}" if ftype.ext else ftype.folder
             if duplicate:
                 path = path[:-1] + (path[-1] + "~snapshot",)
             self._files.append(
@@ -124,6 +129,8 @@ class LayoutBuilder:
                     file_id=payload.file_id,
                     origin=origin,
                     manifest_size=record.size if record else None,
+                    real_name=real_name,
+                    file_type=file_type,
                 )
             )
         for record in records:

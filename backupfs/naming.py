@@ -8,10 +8,13 @@ when its hash *is* the payload's file name, so a wrong name can never be shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import sqlite3
+
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from backupfs.catalog import Catalog, app_domain_candidates
+from backupfs.harvest import harvester_for
 from backupfs.records import Kind, ManifestRecord, file_id
 
 
@@ -21,6 +24,8 @@ class Origin:
     MANIFEST = "manifest"
     CATALOG = "catalog"
     APP_DOMAIN = "app-domain"
+    HARVESTED = "harvested"  # shown as "harvested:<harvester>", e.g. "harvested:sms"
+    GENERATED = "generated"
     UNKNOWN = "unknown"
 
 
@@ -61,6 +66,38 @@ def name_payloads(
 
     _name_from_candidates(names, payload_ids, app_domain_candidates(bundle_ids, catalog), Origin.APP_DOMAIN)
     return names
+
+
+OpenDatabase = Callable[[str, str | None], sqlite3.Connection | None]
+
+
+def harvest_names(names: dict[str, Name], payload_ids: set[str], open_database: OpenDatabase) -> None:
+    """Read every named database that names other files, until nothing new is named.
+
+    A harvested database can name another harvestable database (a cycle is harmless:
+    each database is read once). ``open_database(file_id, wal_file_id)`` returns a
+    read-only connection to a private copy, or None when the payload cannot be read.
+    """
+    done: set[str] = set()
+    while True:
+        todo = [
+            (fid, name, harvester)
+            for fid, name in list(names.items())
+            if fid not in done and (harvester := harvester_for(name.domain, name.relative_path)) is not None
+        ]
+        if not todo:
+            return
+        for fid, name, harvester in todo:
+            done.add(fid)
+            wal_id = file_id(name.domain, name.relative_path + "-wal")
+            conn = open_database(fid, wal_id if wal_id in payload_ids else None)
+            if conn is None:
+                continue
+            try:
+                candidates = list(harvester.harvest(conn))
+            finally:
+                conn.close()
+            _name_from_candidates(names, payload_ids, iter(candidates), f"{Origin.HARVESTED}:{harvester.name}")
 
 
 def _name_from_candidates(

@@ -335,8 +335,27 @@ def test_demo_mounts_and_lists_a_broken_sample(tmp_path):
         assert (folder / "mnt/HomeDomain/Library/SMS/sms.db").is_file()
         assert any((folder / "mnt/other-data/images").iterdir())
         assert not (folder / "backup/Manifest.db").exists()
+        # Named only by a row that lives in sms.db-wal: the WAL was merged before harvesting.
+        attachment = next((folder / "mnt/MediaDomain/Library/SMS/Attachments").rglob("IMG_4023.MOV"))
+        assert os.getxattr(attachment, "user.backupfs.origin") == b"harvested:sms"
     finally:
         run_cli("unmount", folder / "mnt")
     again = run_cli("demo", folder, "--index-dir", tmp_path / "idx")  # re-running replaces the sample
     run_cli("unmount", folder / "mnt")
     assert again.returncode == 0
+
+
+def test_report_lists_every_payload_once_with_its_origin(tmp_path, index_dir):
+    import csv
+    import io
+
+    backup = build(tmp_path / "src", index="none")
+    out = run_cli("report", backup.root, "--csv", "--index-dir", index_dir).stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert sorted(r["fileid"] for r in rows) == sorted(file_id(s.domain, s.relative_path) for s in backup.files)
+    by_id = {r["fileid"]: r for r in rows}
+    sms = by_id[file_id("HomeDomain", "Library/SMS/sms.db")]
+    assert (sms["domain"], sms["path"], sms["origin"]) == ("HomeDomain", "Library/SMS/sms.db", "catalog")
+    blob = by_id[file_id(UNNAMEABLE_APP, "Documents/cache/7f3e.bin")]
+    assert (blob["domain"], blob["origin"], blob["type"]) == ("", "unknown", "images/jpg")
+    assert blob["shown_as"] == f"other-data/images/{blob['fileid']}.jpg"
