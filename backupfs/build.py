@@ -30,14 +30,14 @@ from backupfs.content import snapshot_database
 from backupfs.errors import BackupfsError
 from backupfs.index import FORMAT_VERSION, Index, write_index
 from backupfs.layout import LayoutBuilder, safe_component
-from backupfs.manifest_db import read_manifest_db
+from backupfs.manifest_db import read_manifest_db, read_manifest_names
 from backupfs.manifest_mbdb import read_manifest_mbdb
 from backupfs.generated import match_generated
 from backupfs.naming import Name, Origin, OpenDatabase, harvest_names, name_payloads
 from backupfs.progress import Progress
 from backupfs.records import IndexReadResult, Kind
 from backupfs.sniff import HEAD_SIZE, FileType, sniff
-from backupfs.source import ROOT_FILES, SNAPSHOT, Backup, Payload
+from backupfs.source import ROOT_FILES, SNAPSHOT, Backup, Payload, find_backups, sibling_backups
 from backupfs.sourceio import read_head
 
 log = logging.getLogger(__name__)
@@ -69,15 +69,21 @@ class IndexState:
     problem: str | None
 
 
+def _snapshot_index(index_path: Path, workdir: Path) -> Path:
+    """A private copy of a Manifest.db (its -wal merged) for SQLite to open."""
+    copy = workdir / f"index-{hashlib.sha1(str(index_path).encode()).hexdigest()}.db"
+    wal = index_path.with_name(index_path.name + "-wal")
+    snapshot_database(index_path, copy, wal if os.path.lexists(wal) else None)
+    return copy
+
+
 def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None) -> tuple[IndexReadResult, IndexState]:
     """Read whatever the backup's index still holds; SQLite only ever sees a private copy."""
     if backup.index_path is None:
         return IndexReadResult([], complete=False), IndexState("missing", None)
     if backup.index_format == "db":
-        copy = workdir / "Manifest.db"
         try:
-            wal = backup.index_path.with_name(backup.index_path.name + "-wal")
-            snapshot_database(backup.index_path, copy, wal if os.path.lexists(wal) else None)
+            copy = _snapshot_index(backup.index_path, workdir)
         except OSError as exc:
             return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
         with Progress("Reading Manifest.db", 0, enabled=show_progress) as bar:
@@ -88,6 +94,33 @@ def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None)
         return result, IndexState("intact", None)
     problem = result.problem or f"{backup.index_path.name} holds no file records."
     return result, IndexState("damaged", problem)
+
+
+def _other_indexes(backup: Backup, names_from: list[Path]) -> list[Path]:
+    """Index files of sibling backups and of the backups given with --names-from."""
+    indexes = [b.index_path for b in sibling_backups(backup) if b.index_path is not None]
+    for path in names_from:
+        if path.is_file():
+            indexes.append(path)
+            continue
+        indexes += [b.index_path for b in find_backups(path) if b.index_path is not None]
+    own = backup.index_path.resolve() if backup.index_path else None
+    return sorted({p for p in indexes if p.resolve() != own})
+
+
+def _names_from_other_backups(indexes: list[Path], workdir: Path) -> list[tuple[str, str]]:
+    """Every file name those indexes hold; their metadata is never applied to this backup."""
+    names: list[tuple[str, str]] = []
+    for index_path in indexes:
+        if index_path.name.endswith(".mbdb"):
+            result = read_manifest_mbdb(index_path)
+            names += [(r.domain, r.relative_path) for r in result.records if r.kind is Kind.FILE]
+            continue
+        try:
+            names += read_manifest_names(_snapshot_index(index_path, workdir))
+        except OSError as exc:
+            log.info("cannot read names from %s: %s", index_path, exc)
+    return names
 
 
 def _database_opener(backup: Backup, payloads: list[Payload], workdir: Path) -> OpenDatabase:
@@ -111,7 +144,7 @@ def _database_opener(backup: Backup, payloads: list[Payload], workdir: Path) -> 
     return open_database
 
 
-def _signature(backups: list[Backup], catalog_stamp: str) -> str:
+def _signature(backups: list[Backup], catalog_stamp: str, other_indexes: list[Path]) -> str:
     """Cheap fingerprint of everything an index depends on.
 
     Adding or removing a payload changes its folder's mtime, so stat data of the root,
@@ -121,6 +154,12 @@ def _signature(backups: list[Backup], catalog_stamp: str) -> str:
     buckets = [f"{n:02x}" for n in range(256)]
     names = [".", *ROOT_FILES, SNAPSHOT, *buckets, *(f"{SNAPSHOT}/{b}" for b in buckets)]
     parts: list[object] = [FORMAT_VERSION, __version__, catalog_stamp]
+    for index_path in other_indexes:
+        try:
+            st = os.stat(index_path)
+        except OSError:
+            continue
+        parts.append((str(index_path), st.st_mtime_ns, st.st_size, st.st_ino))
     for backup in backups:
         parts.append(str(backup.root.resolve()))
         for name in names:
@@ -216,13 +255,19 @@ def build_index(
     index_dir: Path | None = None,
     show_progress: bool | None = None,
     catalog_path: Path | None = None,
+    names_from: list[Path] | None = None,
 ) -> Index:
-    """Return the index for these backups, building it when absent or stale."""
+    """Return the index for these backups, building it when absent or stale.
+
+    ``names_from`` are other backups (folders) or index files whose names may name files
+    of these backups; sibling backups in the same MobileSync folder are always used.
+    """
     catalog_path = catalog_path or DEFAULT_CATALOG
     catalog = Catalog.load(catalog_path)
     catalog_stat = catalog_path.stat()
     catalog_stamp = f"{catalog_path.resolve()}:{len(catalog)}:{catalog_stat.st_size}:{catalog_stat.st_mtime_ns}"
-    signature = _signature(backups, catalog_stamp)
+    other_indexes = [_other_indexes(backup, names_from or []) for backup in backups]
+    signature = _signature(backups, catalog_stamp, [p for group in other_indexes for p in group])
     key = hashlib.sha1("\n".join(b.identity() for b in backups).encode()).hexdigest()
     path = (index_dir or default_index_dir()) / f"{key}.index.sqlite"
     try:
@@ -248,7 +293,8 @@ def build_index(
         with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
             result, state = read_index(backup, Path(workdir), show_progress)
             payload_ids = {p.file_id for p in payloads}
-            names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids)
+            others = _names_from_other_backups(other_indexes[number], Path(workdir))
+            names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids, others)
             harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
             for fid, candidate in match_generated(payload_ids, set(names)).items():
                 names[fid] = Name(*candidate, Origin.GENERATED)

@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     def index_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--index-dir", type=Path, help="where to keep the index cache (default: user cache folder)")
         sub.add_argument("--catalog", type=Path, help="another catalog of known paths (see contrib/build_catalog.py)")
+        sub.add_argument(
+            "--names-from", type=Path, action="append", default=[], metavar="PATH",
+            help="another backup (or its Manifest.db) whose file names may name files of this one; repeatable",
+        )
 
     sub = commands.add_parser("mount", help="mount a backup read-only")
     sub.add_argument("source", type=Path, help="backup folder (or a folder holding backups)")
@@ -106,7 +110,7 @@ def _invocation() -> str:
 
 
 def _open_index(args: argparse.Namespace, source: Path) -> Index:
-    return build_index(find_backups(source), args.index_dir, catalog_path=args.catalog)
+    return build_index(find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from)
 
 
 def cmd_mount(args: argparse.Namespace) -> int:

@@ -74,6 +74,30 @@ def _truncated_bytes(path: Path) -> int:
     return max(0, int.from_bytes(header[28:32], "big") * page_size - size)
 
 
+def read_manifest_names(path: Path) -> list[tuple[str, str]]:
+    """The (domain, relativePath) of every file row, without decoding metadata blobs.
+
+    Used for names from another backup, where only names are wanted and decoding every
+    blob would cost seconds. Reads as far as the file allows; never raises.
+    """
+    names: list[tuple[str, str]] = []
+    try:
+        conn = sqlite3.connect(_readonly_uri(path), uri=True)
+    except sqlite3.Error:
+        return names
+    try:
+        conn.text_factory = lambda raw: raw.decode("utf-8", "surrogateescape")
+        conn.execute("PRAGMA writable_schema=ON")
+        for domain, relative_path in conn.execute("SELECT domain, relativePath FROM Files WHERE flags = 1"):
+            if isinstance(domain, str) and isinstance(relative_path, str):
+                names.append((domain, relative_path))
+    except sqlite3.Error as exc:
+        log.info("%s: names read up to an error: %s", path.name, exc)
+    finally:
+        conn.close()
+    return names
+
+
 def _readonly_uri(path: Path) -> str:
     """An absolute ``file:`` URI; quoting keeps ``?``, ``#`` and ``%`` in folder names literal."""
     absolute = os.path.abspath(os.fsdecode(path))

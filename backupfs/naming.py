@@ -24,6 +24,7 @@ class Origin:
     MANIFEST = "manifest"
     CATALOG = "catalog"
     APP_DOMAIN = "app-domain"
+    OTHER_BACKUP = "other-backup"
     HARVESTED = "harvested"  # shown as "harvested:<harvester>", e.g. "harvested:sms"
     GENERATED = "generated"
     UNKNOWN = "unknown"
@@ -44,11 +45,13 @@ def name_payloads(
     records: Iterable[ManifestRecord],
     catalog: Catalog,
     bundle_ids: Iterable[str],
+    other_backup_names: Iterable[tuple[str, str]] = (),
 ) -> dict[str, Name]:
     """Name every payload in ``payload_ids`` that some source can prove.
 
     Sources are tried from the most to the least informative: the index (which also
-    carries metadata), then the catalog, then app containers. The index is checked by
+    carries metadata), the indexes of other backups (only their names are used), then
+    the catalog, then app containers. The index is checked by
     hash too, because a damaged index can hold rows whose fileID does not match.
     """
     names: dict[str, Name] = {}
@@ -58,6 +61,7 @@ def name_payloads(
         if file_id(record.domain, record.relative_path) != record.file_id:
             continue
         names.setdefault(record.file_id, Name(record.domain, record.relative_path, Origin.MANIFEST, record))
+    _name_from_candidates(names, payload_ids, iter(other_backup_names), Origin.OTHER_BACKUP)
 
     for fid in payload_ids - names.keys():
         hit = catalog.lookup(fid)

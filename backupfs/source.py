@@ -137,7 +137,7 @@ def find_backups(path: str | Path) -> list[Backup]:
         os.close(_open_dir(given, follow=True))
         if _looks_like_backup(given):
             return [_open_backup(given)]
-        top = _list_dir(given)
+        top = list_dir(given)
     except OSError as exc:
         raise _unreadable(given, exc) from None
     if not top:
@@ -150,7 +150,7 @@ def find_backups(path: str | Path) -> list[Backup]:
             roots.append(child)
             continue
         try:
-            grandchildren = _subfolders(child, _list_dir(child))
+            grandchildren = _subfolders(child, list_dir(child))
         except OSError as exc:
             log.warning("skipping %s: %s", child, exc.strerror or exc)
             if isinstance(exc, PermissionError):
@@ -337,8 +337,8 @@ def _open_dir(path: Path | str, dir_fd: int | None = None, follow: bool = False)
         return os.open(path, flags, dir_fd=dir_fd)
 
 
-def _list_dir(folder: Path) -> list[str]:
-    """Names in ``folder``; used only on folders that turned out not to be backup roots."""
+def list_dir(folder: Path) -> list[str]:
+    """Names in ``folder`` (opened with O_NOATIME where allowed); for folders above backup roots."""
     fd = _open_dir(folder, follow=True)
     try:
         return os.listdir(fd)
@@ -383,3 +383,29 @@ def _safe_name(name: str) -> str:
     if len(encoded) > _MAX_DISPLAY_BYTES:
         name = encoded[:_MAX_DISPLAY_BYTES].decode("utf-8", "ignore").strip()
     return name
+
+
+_DEVICE_FOLDER = re.compile(r"([0-9a-fA-F]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{16})(-\d{8}-\d{6})?")
+
+
+def sibling_backups(backup: Backup) -> list[Backup]:
+    """Other device backups beside this one in a MobileSync ``Backup`` folder.
+
+    Only folders named like device ids are considered, so a backup copied into, say, a
+    Downloads folder does not make backupfs look through everything else there.
+    """
+    parent = backup.root.parent
+    try:
+        names = list_dir(parent)
+    except OSError:
+        return []
+    siblings = []
+    for name in sorted(names):
+        candidate = parent / name
+        if name == backup.root.name or not _DEVICE_FOLDER.fullmatch(name) or not _looks_like_backup(candidate):
+            continue
+        try:
+            siblings.append(_open_backup(candidate))
+        except OSError:
+            continue
+    return siblings

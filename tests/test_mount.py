@@ -359,3 +359,23 @@ def test_report_lists_every_payload_once_with_its_origin(tmp_path, index_dir):
     blob = by_id[file_id(UNNAMEABLE_APP, "Documents/cache/7f3e.bin")]
     assert (blob["domain"], blob["origin"], blob["type"]) == ("", "unknown", "images/jpg")
     assert blob["shown_as"] == f"other-data/images/{blob['fileid']}.jpg"
+
+
+def test_names_from_another_backup_and_from_siblings(tmp_path, mount, index_dir):
+    folder = tmp_path / "Backup"
+    older = build(folder / "00008030-000000000000000A")  # same phone, index intact
+    broken = build(folder / "00008030-000000000000000B", index="none")
+    private = file_id(UNNAMEABLE_APP, "Documents/cache/7f3e.bin")
+
+    def origin_of(mnt: Path) -> str:
+        path = mnt / UNNAMEABLE_APP / "Documents/cache/7f3e.bin"
+        assert xattr(path, "user.backupfs.fileid") == private
+        return xattr(path, "user.backupfs.origin")
+
+    assert origin_of(mount(broken.root)) == "other-backup"  # the sibling in the same Backup folder
+    alone = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(broken.root, alone)
+    out = run_cli("info", alone, "--index-dir", index_dir).stdout
+    assert "other-backup" not in out
+    assert origin_of(mount(alone, "--names-from", str(older.root))) == "other-backup"
+    assert origin_of(mount(alone, "--names-from", str(older.root / "Manifest.db"))) == "other-backup"
