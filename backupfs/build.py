@@ -294,7 +294,8 @@ def build_index(
             result, state = read_index(backup, Path(workdir), show_progress)
             payload_ids = {p.file_id for p in payloads}
             others = _names_from_other_backups(other_indexes[number], Path(workdir))
-            names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids, others)
+            index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
+            names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids, others, index_origin)
             harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
             for fid, candidate in match_generated(payload_ids, set(names)).items():
                 names[fid] = Name(*candidate, Origin.GENERATED)

@@ -22,6 +22,7 @@ class Origin:
     """Where a name came from; shown in ``user.backupfs.origin`` and ``backupfs info``."""
 
     MANIFEST = "manifest"
+    SALVAGED_INDEX = "salvaged-index"  # rows read from a damaged Manifest.db / Manifest.mbdb
     CATALOG = "catalog"
     APP_DOMAIN = "app-domain"
     OTHER_BACKUP = "other-backup"
@@ -46,6 +47,7 @@ def name_payloads(
     catalog: Catalog,
     bundle_ids: Iterable[str],
     other_backup_names: Iterable[tuple[str, str]] = (),
+    index_origin: str = Origin.MANIFEST,
 ) -> dict[str, Name]:
     """Name every payload in ``payload_ids`` that some source can prove.
 
@@ -60,7 +62,7 @@ def name_payloads(
             continue
         if file_id(record.domain, record.relative_path) != record.file_id:
             continue
-        names.setdefault(record.file_id, Name(record.domain, record.relative_path, Origin.MANIFEST, record))
+        names.setdefault(record.file_id, Name(record.domain, record.relative_path, index_origin, record))
     _name_from_candidates(names, payload_ids, iter(other_backup_names), Origin.OTHER_BACKUP)
 
     for fid in payload_ids - names.keys():

@@ -319,7 +319,7 @@ def test_damaged_index_is_used_as_far_as_it_goes(tmp_path, mount, index_dir, ind
     shown = {xattr(p, "user.backupfs.fileid"): p for p in all_files(mnt) if not p.is_symlink()}
     assert set(shown) == {file_id(s.domain, s.relative_path) for s in backup.files}
     origins = {xattr(p, "user.backupfs.origin") for p in shown.values()}
-    assert "manifest" in origins and "unknown" in origins
+    assert "salvaged-index" in origins and "unknown" in origins
     for fid, path in shown.items():
         rel = path.relative_to(mnt).as_posix().removesuffix(".raw")
         if not rel.startswith("other-data/"):

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Measure how many names of a NEW device the catalog recovers (leave-one-device-out).
+
+The shipped catalog is built from every listing, so measuring it on one of those devices
+flatters it. Here each listing is held out in turn: a catalog is built from the other
+listings only (with ``contrib/build_catalog.py``), and the held-out device's own backup
+names (``bench/device_rebuild.py``'s ``canonical_name``) are looked up by file id, as a
+mount without Manifest.db would. The unnamed ones are broken down by domain kind and path
+pattern, and checked against the other devices, to show which of them a smarter
+generator could still reach and which are specific to one phone.
+
+    python contrib/evaluate_catalog.py [--lists DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "contrib"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from build_catalog import DEFAULT_LISTS, build, read_listing  # noqa: E402
+from device_rebuild import canonical_name  # noqa: E402
+
+from backupfs.catalog import Catalog, app_domain_candidates  # noqa: E402
+from backupfs.domains import infer_container_ids, split_container  # noqa: E402
+from backupfs.records import file_id  # noqa: E402
+
+CONTAINER_KINDS = ("AppDomainGroup", "AppDomainPlugin", "AppDomain")
+KINDS = ("HomeDomain", "CameraRollDomain", "MediaDomain", "AppDomain-*", "AppDomainGroup-*", "AppDomainPlugin-*",
+         "Sys*", "other")
+
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?=[0-9A-Fa-f]*[0-9])[0-9A-Fa-f]{16,}")
+_NUMBER_RUN = re.compile(r"\d{8,}")
+_DIGITS = re.compile(r"\d+")
+
+# Path patterns of the breakdown; one path may show several.
+PATTERNS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("UUID in path", lambda p: _UUID.search(p) is not None),
+    ("hex run >= 16", lambda p: _HEX_RUN.search(p) is not None),
+    ("number run >= 8 digits", lambda p: _NUMBER_RUN.search(p) is not None),
+    ("Caches/", lambda p: "Caches/" in p),
+    ("Media/DCIM/", lambda p: p.startswith("Media/DCIM/")),
+    ("Media/PhotoData/", lambda p: p.startswith("Media/PhotoData/")),
+    ("SMS/Attachments/", lambda p: "SMS/Attachments/" in p),
+    ("Cookies", lambda p: "Cookies" in p),
+    ("WebKit/", lambda p: "WebKit/" in p),
+    ("SplashBoard/", lambda p: "SplashBoard/" in p),
+    ("Application Support/", lambda p: "Application Support/" in p),
+    ("Preferences/*.plist", lambda p: "Preferences/" in p and p.endswith(".plist")),
+    ("Documents/", lambda p: p.startswith("Documents/")),
+    ("Logs / .log", lambda p: "Logs/" in p or p.endswith(".log")),
+    ("-wal / -shm / -journal", lambda p: p.endswith(("-wal", "-shm", "-journal"))),
+    ("hidden component (.x)", lambda p: any(part.startswith(".") for part in p.split("/"))),
+)
+
+
+@dataclass
+class DeviceNames:
+    """The names a backup of one device would hold, as far as its listing reveals them."""
+
+    name: str
+    names: dict[str, tuple[str, str]]  # file id -> canonical (domain, relativePath)
+    skipped: Counter[str] = field(default_factory=Counter)  # why files got no name
+
+    def ids(self, kinds: Sequence[str]) -> list[str]:
+        """Bundle ids of this device's containers of the given kinds (what its plists list)."""
+        found = {domain.split("-", 1)[1] for domain, _ in self.names.values() if domain.split("-", 1)[0] in kinds}
+        return sorted(found)
+
+
+@dataclass
+class Fold:
+    """One held-out device checked against a catalog built without it."""
+
+    device: DeviceNames
+    by_lookup: set[str]
+    with_app_ids: set[str]
+    with_all_ids: set[str]
+
+    @property
+    def total(self) -> int:
+        return len(self.device.names)
+
+    def unnamed(self) -> list[tuple[str, str]]:
+        """Pairs no variant named (the hardest case: even all container ids given)."""
+        return sorted(pair for fid, pair in self.device.names.items() if fid not in self.with_all_ids)
+
+
+def device_names(zip_path: Path) -> DeviceNames:
+    """Canonical backup names of a listing's files; container ids inferred from the listing."""
+    paths, _ = read_listing(zip_path)
+    ids = infer_container_ids(paths)
+    folders = {p.rsplit("/", 1)[0] for p in paths}
+    result = DeviceNames(zip_path.name, {})
+    for path in paths:
+        if path in folders:
+            continue
+        name = canonical_name(path, ids)
+        if name is not None:
+            result.names.setdefault(file_id(*name), name)
+            continue
+        container = split_container(path)
+        if container is None:
+            result.skipped["outside backed-up folders"] += 1
+        elif container.root not in ids:
+            result.skipped[f"in a {container.prefix} container whose id is not inferred"] += 1
+        else:
+            result.skipped["container tmp/ (never backed up)"] += 1
+    return result
+
+
+def evaluate(device: DeviceNames, catalog: Catalog) -> Fold:
+    """Which of ``device``'s names the catalog recovers, alone and given the plists' ids."""
+    by_lookup = {fid for fid in device.names if catalog.lookup(fid) is not None}
+
+    def plus(bundle_ids: Iterable[str]) -> set[str]:
+        generated = {file_id(d, p) for d, p in app_domain_candidates(bundle_ids, catalog)}
+        return by_lookup | (generated & device.names.keys())
+
+    return Fold(device, by_lookup, plus(device.ids(("AppDomain",))), plus(device.ids(CONTAINER_KINDS)))
+
+
+def domain_kind(domain: str) -> str:
+    """The breakdown row a domain belongs to."""
+    if domain in ("HomeDomain", "CameraRollDomain", "MediaDomain"):
+        return domain
+    head = domain.split("-", 1)[0]
+    if head in CONTAINER_KINDS and "-" in domain:
+        return f"{head}-*"
+    if head.startswith("Sys"):
+        return "Sys*"
+    return "other"
+
+
+def shape(domain: str, path: str) -> str:
+    """A name with its device-specific parts blanked: equal shapes differ only in ids/numbers."""
+    head, _, bundle_id = domain.partition("-")
+    if bundle_id and head in CONTAINER_KINDS + ("SysContainerDomain", "SysSharedContainerDomain"):
+        path = path.replace(bundle_id, "{id}")
+        domain = f"{head}-{{id}}"
+    path = _UUID.sub("<UUID>", path)
+    path = _HEX_RUN.sub("<HEX>", path)
+    return f"{domain} {_DIGITS.sub('<N>', path)}"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:6.1%}" if whole else "    - "
+
+
+def _table(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  " + "  ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header, widths))))
+    for row in rows:
+        print("  " + "  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(row, widths))))
+
+
+def report_fold(fold: Fold, others: Sequence[DeviceNames], catalog_size: int) -> None:
+    """Print one fold: shares named, then where the unnamed ones are and whether others have them."""
+    device, total = fold.device, fold.total
+    print(f"\n=== held out: {device.name} (catalog from {', '.join(o.name for o in others)}: {catalog_size:,} pairs)")
+    print(f"  backup names (files): {total:,};  files without a backup name: "
+          + ", ".join(f"{reason} {n:,}" for reason, n in sorted(device.skipped.items())))
+    print(f"  named by catalog lookup:                         {len(fold.by_lookup):7,} {_pct(len(fold.by_lookup), total)}")
+    print(f"  + app ids (Info.plist 'Installed Applications'): {len(fold.with_app_ids):7,} "
+          f"{_pct(len(fold.with_app_ids), total)}")
+    print(f"  + app/group/plugin ids (Manifest.plist):         {len(fold.with_all_ids):7,} "
+          f"{_pct(len(fold.with_all_ids), total)}")
+
+    other_rels = {p for o in others for _, p in o.names.values()}
+    other_shapes = {shape(d, p) for o in others for d, p in o.names.values()}
+    kinds: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
+    for fid, (domain, path) in device.names.items():
+        row = kinds[domain_kind(domain)]
+        row["files"] += 1
+        row["lookup"] += fid in fold.by_lookup
+        row["all ids"] += fid in fold.with_all_ids
+    unnamed = fold.unnamed()
+    for domain, path in unnamed:
+        row = kinds[domain_kind(domain)]
+        row["rel"] += path in other_rels
+        row["shape"] += shape(domain, path) in other_shapes
+    _table(
+        "  by domain kind (unnamed = not named even with every container id)",
+        ("kind", "files", "lookup", "+all ids", "unnamed", "% of all unnamed", "path on other device",
+         "shape on other device"),
+        [
+            (kind, f"{c['files']:,}", _pct(c["lookup"], c["files"]), _pct(c["all ids"], c["files"]),
+             f"{c['files'] - c['all ids']:,}", _pct(c["files"] - c["all ids"], len(unnamed)),
+             f"{c['rel']:,}", f"{c['shape']:,}")
+            for kind, c in kinds.items() if c["files"]
+        ],
+    )
+    pattern_rows = []
+    plain = [pair for pair in unnamed if not any(test(pair[1]) for _, test in PATTERNS)]
+    for label, test in PATTERNS:
+        hits = [pair for pair in unnamed if test(pair[1])]
+        if hits:
+            shaped = sum(shape(*pair) in other_shapes for pair in hits)
+            pattern_rows.append((label, f"{len(hits):,}", _pct(len(hits), len(unnamed)), f"{shaped:,}"))
+    pattern_rows.append(("(none of these)", f"{len(plain):,}", _pct(len(plain), len(unnamed)),
+                         f"{sum(shape(*pair) in other_shapes for pair in plain):,}"))
+    _table("  unnamed by path pattern (a path may show several)",
+           ("pattern", "unnamed", "% of unnamed", "shape on other device"), pattern_rows)
+
+    folders = Counter("/".join(shape(*pair).split("/")[:-1][:4]) or shape(*pair) for pair in unnamed)
+    _table("  largest unnamed folders (shape, first 4 levels)", ("folder shape", "unnamed"),
+           [(folder, f"{n:,}") for folder, n in folders.most_common(20)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lists", type=Path, default=DEFAULT_LISTS, help="folder holding *.csv.zip listings")
+    args = parser.parse_args(argv)
+    listing_zips = sorted(args.lists.glob("*.csv.zip"))
+    if len(listing_zips) < 2:
+        print(f"need at least two *.csv.zip listings in {args.lists}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    devices = {zip_path: device_names(zip_path) for zip_path in listing_zips}
+    summary = []
+    with tempfile.TemporaryDirectory(prefix="backupfs-eval-") as work:
+        for held_out in listing_zips:
+            out = Path(work) / f"without-{held_out.name}.bin"
+            count, _, _ = build([z for z in listing_zips if z != held_out], out)
+            fold = evaluate(devices[held_out], Catalog.load(out))
+            report_fold(fold, [d for z, d in devices.items() if z != held_out], count)
+            summary.append(fold)
+    _table(
+        "=== summary (leave-one-device-out)",
+        ("held-out device", "names", "lookup", "+app ids", "+all ids", "unnamed"),
+        [
+            (f.device.name, f"{f.total:,}", _pct(len(f.by_lookup), f.total), _pct(len(f.with_app_ids), f.total),
+             _pct(len(f.with_all_ids), f.total), f"{f.total - len(f.with_all_ids):,}")
+            for f in summary
+        ],
+    )
+    print(f"\n({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
