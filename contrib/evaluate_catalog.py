@@ -29,12 +29,12 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "contrib"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from build_catalog import DEFAULT_LISTS, build, read_listing  # noqa: E402
-from device_rebuild import canonical_name  # noqa: E402
+from build_catalog import DEFAULT_LISTS, build, read_listing
+from device_rebuild import canonical_name
 
-from backupfs.catalog import Catalog, app_domain_candidates  # noqa: E402
-from backupfs.domains import infer_container_ids, split_container  # noqa: E402
-from backupfs.records import file_id  # noqa: E402
+from backupfs.catalog import Catalog, app_domain_candidates
+from backupfs.domains import infer_container_ids, split_container
+from backupfs.records import file_id
 
 CONTAINER_KINDS = ("AppDomainGroup", "AppDomainPlugin", "AppDomain")
 KINDS = ("HomeDomain", "CameraRollDomain", "MediaDomain", "AppDomain-*", "AppDomainGroup-*", "AppDomainPlugin-*",
@@ -93,6 +93,11 @@ class Fold:
     def total(self) -> int:
         return len(self.device.names)
 
+    def share_without_caches(self, named: set[str]) -> tuple[int, int]:
+        """(named, total) over names outside Library/Caches, which Apple says backups skip."""
+        kept = [fid for fid, (_, path) in self.device.names.items() if not _is_cache(path)]
+        return sum(fid in named for fid in kept), len(kept)
+
     def unnamed(self) -> list[tuple[str, str]]:
         """Pairs no variant named (the hardest case: even all container ids given)."""
         return sorted(pair for fid, pair in self.device.names.items() if fid not in self.with_all_ids)
@@ -130,6 +135,15 @@ def evaluate(device: DeviceNames, catalog: Catalog) -> Fold:
         return by_lookup | (generated & device.names.keys())
 
     return Fold(device, by_lookup, plus(device.ids(("AppDomain",))), plus(device.ids(CONTAINER_KINDS)))
+
+
+def _is_cache(path: str) -> bool:
+    return path.startswith("Library/Caches/")
+
+
+def enumerable(shape_text: str) -> bool:
+    """True if a shape's blanks are numbers only: a generator could count through them."""
+    return "<UUID>" not in shape_text and "<HEX>" not in shape_text
 
 
 def domain_kind(domain: str) -> str:
@@ -192,29 +206,31 @@ def report_fold(fold: Fold, others: Sequence[DeviceNames], catalog_size: int) ->
     for domain, path in unnamed:
         row = kinds[domain_kind(domain)]
         row["rel"] += path in other_rels
-        row["shape"] += shape(domain, path) in other_shapes
+        shaped = shape(domain, path)
+        row["shape"] += shaped in other_shapes
+        row["enum"] += shaped in other_shapes and enumerable(shaped)
     _table(
         "  by domain kind (unnamed = not named even with every container id)",
-        ("kind", "files", "lookup", "+all ids", "unnamed", "% of all unnamed", "path on other device",
-         "shape on other device"),
+        ("kind", "files", "lookup", "+all ids", "unnamed", "% of all unnamed", "path elsewhere",
+         "shape elsewhere", "..numbers only"),
         [
             (kind, f"{c['files']:,}", _pct(c["lookup"], c["files"]), _pct(c["all ids"], c["files"]),
              f"{c['files'] - c['all ids']:,}", _pct(c["files"] - c["all ids"], len(unnamed)),
-             f"{c['rel']:,}", f"{c['shape']:,}")
+             f"{c['rel']:,}", f"{c['shape']:,}", f"{c['enum']:,}")
             for kind, c in kinds.items() if c["files"]
         ],
     )
-    pattern_rows = []
+    def pattern_row(label: str, hits: list[tuple[str, str]]) -> tuple[str, ...]:
+        shapes = [shape(*pair) for pair in hits]
+        elsewhere = [s for s in shapes if s in other_shapes]
+        return (label, f"{len(hits):,}", _pct(len(hits), len(unnamed)), f"{len(elsewhere):,}",
+                f"{sum(map(enumerable, elsewhere)):,}")
+
+    pattern_rows = [pattern_row(label, [pair for pair in unnamed if test(pair[1])]) for label, test in PATTERNS]
     plain = [pair for pair in unnamed if not any(test(pair[1]) for _, test in PATTERNS)]
-    for label, test in PATTERNS:
-        hits = [pair for pair in unnamed if test(pair[1])]
-        if hits:
-            shaped = sum(shape(*pair) in other_shapes for pair in hits)
-            pattern_rows.append((label, f"{len(hits):,}", _pct(len(hits), len(unnamed)), f"{shaped:,}"))
-    pattern_rows.append(("(none of these)", f"{len(plain):,}", _pct(len(plain), len(unnamed)),
-                         f"{sum(shape(*pair) in other_shapes for pair in plain):,}"))
+    pattern_rows = [row for row in pattern_rows if row[1] != "0"] + [pattern_row("(none of these)", plain)]
     _table("  unnamed by path pattern (a path may show several)",
-           ("pattern", "unnamed", "% of unnamed", "shape on other device"), pattern_rows)
+           ("pattern", "unnamed", "% of unnamed", "shape elsewhere", "..numbers only"), pattern_rows)
 
     folders = Counter("/".join(shape(*pair).split("/")[:-1][:4]) or shape(*pair) for pair in unnamed)
     _table("  largest unnamed folders (shape, first 4 levels)", ("folder shape", "unnamed"),
@@ -241,13 +257,19 @@ def main(argv: list[str] | None = None) -> int:
             summary.append(fold)
     _table(
         "=== summary (leave-one-device-out)",
-        ("held-out device", "names", "lookup", "+app ids", "+all ids", "unnamed"),
+        ("held-out device", "names", "lookup", "+app ids", "+all ids", "unnamed", "lookup w/o Caches",
+         "+all ids w/o Caches"),
         [
             (f.device.name, f"{f.total:,}", _pct(len(f.by_lookup), f.total), _pct(len(f.with_app_ids), f.total),
-             _pct(len(f.with_all_ids), f.total), f"{f.total - len(f.with_all_ids):,}")
+             _pct(len(f.with_all_ids), f.total), f"{f.total - len(f.with_all_ids):,}",
+             _pct(*f.share_without_caches(f.by_lookup)), _pct(*f.share_without_caches(f.with_all_ids)))
             for f in summary
         ],
     )
+    print("  (columns: '+app ids' adds the AppDomain ids Info.plist lists, '+all ids' also group and plugin ids as\n"
+          "   Manifest.plist lists them; 'w/o Caches' leaves out Library/Caches/, which Apple says is not backed up;\n"
+          "   'shape elsewhere' = same name on another device once ids, UUIDs, hex runs and numbers are blanked,\n"
+          "   '..numbers only' = of those, shapes whose only blanks are numbers, so enumerable)")
     print(f"\n({time.monotonic() - started:.0f} s)")
     return 0
 
