@@ -35,6 +35,7 @@ from backupfs.manifest_mbdb import read_manifest_mbdb
 from backupfs.generated import match_generated
 from backupfs.naming import Name, Origin, OpenDatabase, harvest_names, name_payloads
 from backupfs.progress import Progress
+from backupfs.salvage import salvage_files_rows
 from backupfs.records import IndexReadResult, Kind
 from backupfs.sniff import HEAD_SIZE, FileType, sniff
 from backupfs.source import ROOT_FILES, SNAPSHOT, Backup, Payload, find_backups, sibling_backups
@@ -88,12 +89,24 @@ def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None)
             return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
         with Progress("Reading Manifest.db", 0, enabled=show_progress) as bar:
             result = read_manifest_db(copy, bar.update)
+        if not result.complete:
+            result = _with_salvaged_rows(result, copy)
     else:
         result = read_manifest_mbdb(backup.index_path)
     if result.complete and result.records:
         return result, IndexState("intact", None)
     problem = result.problem or f"{backup.index_path.name} holds no file records."
     return result, IndexState("damaged", problem)
+
+
+def _with_salvaged_rows(result: IndexReadResult, copy: Path) -> IndexReadResult:
+    """Add the rows SQLite could not reach, read from the damaged file's pages directly."""
+    known = {record.file_id for record in result.records}
+    extra = [record for record in salvage_files_rows(copy.read_bytes()) if record.file_id not in known]
+    if not extra:
+        return result
+    problem = f"{result.problem or 'Manifest.db is damaged.'} {len(extra):,} more rows were salvaged from its pages."
+    return IndexReadResult(result.records + extra, complete=False, problem=problem)
 
 
 def _other_indexes(backup: Backup, names_from: list[Path]) -> list[Path]:

@@ -92,8 +92,7 @@ class _Scan:
         self.usable = usable
         self.page_count = len(data) // page_size  # a cut-off last page is not trusted
         self.visited: set[int] = set()  # overflow pages already followed: no cycles, no rereads
-        max_local = usable - 35
-        self.max_local = max_local
+        self.max_local = usable - 35  # SQLite's local-payload bounds for table leaf cells
         self.min_local = (usable - 12) * 32 // 255 - 23
 
     def records(self) -> list[ManifestRecord]:

@@ -379,3 +379,19 @@ def test_names_from_another_backup_and_from_siblings(tmp_path, mount, index_dir)
     assert "other-backup" not in out
     assert origin_of(mount(alone, "--names-from", str(older.root))) == "other-backup"
     assert origin_of(mount(alone, "--names-from", str(older.root / "Manifest.db"))) == "other-backup"
+
+
+def test_rows_behind_a_destroyed_page_are_salvaged(tmp_path, mount):
+    from backupfs.writer import PayloadSpec
+
+    extra = [PayloadSpec(UNNAMEABLE_APP, f"Documents/bulk/{n:04d}.txt", b"row %d" % n) for n in range(400)]
+    backup = build(tmp_path / "src", standard_specs() + extra)
+    index_file = backup.root / "Manifest.db"
+    data = bytearray(index_file.read_bytes())
+    data[100:4096] = bytes(range(256)) * 15 + bytes(range(156))  # page 1: header kept, schema destroyed
+    index_file.write_bytes(bytes(data))
+    mnt = mount(backup.root)
+    for n in (0, 399):
+        path = mnt / UNNAMEABLE_APP / f"Documents/bulk/{n:04d}.txt"
+        assert xattr(path, "user.backupfs.origin") == "salvaged-index"
+        assert path.read_bytes() == b"row %d" % n
