@@ -38,3 +38,32 @@ def test_bundle_ids_name_app_containers():
 def test_payloads_no_source_knows_stay_unnamed():
     stranger = file_id("AppDomain-x.y", "Documents/zz-unlikely")
     assert name_payloads({stranger}, [], Catalog.load(), ["x.y"]) == {}
+
+
+def test_harvesting_follows_chains_and_survives_cycles(tmp_path):
+    import sqlite3
+
+    from backupfs import samples
+    from backupfs.naming import harvest_names
+
+    voicemail = ("HomeDomain", "Library/Voicemail/voicemail.db")
+    recording = ("HomeDomain", "Library/Voicemail/1.amr")
+    # sms.db names voicemail.db (a database naming a database) and itself (a cycle).
+    sms = samples.sms_db(["~/Library/Voicemail/voicemail.db", "~/Library/SMS/sms.db"])
+    databases = {file_id(*SMS): sms, file_id(*voicemail): samples.sqlite_db({"voicemail": [{"sender": "+1555"}]})}
+    payload_ids = {file_id(*SMS), file_id(*voicemail), file_id(*recording)}
+    opened: list[str] = []
+
+    def open_database(fid: str, wal_fid: str | None) -> sqlite3.Connection | None:
+        opened.append(fid)
+        if fid not in databases:
+            return None
+        copy = tmp_path / fid
+        copy.write_bytes(databases[fid])
+        return sqlite3.connect(f"file:{copy}?mode=ro&immutable=1", uri=True)
+
+    names = name_payloads({file_id(*SMS)}, [], Catalog.load(), [])
+    harvest_names(names, payload_ids, open_database)
+    assert (names[file_id(*voicemail)].relative_path, names[file_id(*voicemail)].origin) == (voicemail[1], "harvested:sms")
+    assert (names[file_id(*recording)].relative_path, names[file_id(*recording)].origin) == (recording[1], "harvested:voicemail")
+    assert sorted(opened) == sorted([file_id(*SMS), file_id(*voicemail)])  # each database read once
