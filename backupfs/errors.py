@@ -14,9 +14,5 @@ class NotABackupError(BackupfsError):
     """The given folder holds no iOS backup."""
 
 
-class IndexUnreadableError(BackupfsError):
-    """An index file (Manifest.db / Manifest.mbdb) could not be read at all."""
-
-
 class MountError(BackupfsError):
     """Mounting or unmounting failed."""
