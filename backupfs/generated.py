@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+
+from backupfs.harvest import photo_candidates
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,11 @@ FIRST_FOLDER = 100
 LAST_FOLDER = 199
 DEFAULT_MARGIN = 300
 """Extra counter values tried below and above each folder's nominal thousand."""
+EMPTY_FOLDERS_BEFORE_STOP = 10
+"""Folders in a row without a single original after which enumeration stops."""
+
+# Folders of originals whose derived files (thumbnails, metadata, edits) Photos names after them.
+_ORIGINAL_FOLDERS = ("Media/DCIM/", "Media/PhotoData/CPLAssets/")
 
 _COUNTER_MODULUS = 10_000
 _PER_FOLDER = 1_000
@@ -39,13 +46,12 @@ _EDITED_EXTENSIONS = ("HEIC", "JPG", "MOV")
 _SIDECAR_EXTENSIONS = ("AAE",)
 
 
-def _file_names(number: int) -> list[str]:
-    """Every file name tried for one IMG counter value."""
+def _file_names(number: int) -> tuple[list[str], list[str]]:
+    """File names tried for one IMG counter value: originals, then the names that need one."""
     digits = f"{number:04d}"
     return (
-        [f"IMG_{digits}.{ext}" for ext in _ORIGINAL_EXTENSIONS]
-        + [f"IMG_E{digits}.{ext}" for ext in _EDITED_EXTENSIONS]
-        + [f"IMG_{digits}.{ext}" for ext in _SIDECAR_EXTENSIONS]
+        [f"IMG_{digits}.{ext}" for ext in _ORIGINAL_EXTENSIONS],
+        [f"IMG_E{digits}.{ext}" for ext in _EDITED_EXTENSIONS] + [f"IMG_{digits}.{ext}" for ext in _SIDECAR_EXTENSIONS],
     )
 
 
@@ -80,7 +86,8 @@ def camera_roll_candidates(
         for number in numbers:
             names = names_by_number.get(number)
             if names is None:
-                names = names_by_number[number] = _file_names(number)
+                originals, dependants = _file_names(number)
+                names = names_by_number[number] = originals + dependants
             for name in names:
                 yield DOMAIN, folder_path + name
 
@@ -93,30 +100,59 @@ def match_generated(
 ) -> dict[str, Candidate]:
     """``{file_id: (domain, path)}`` for generated names whose SHA1 is an unnamed payload.
 
-    The enumeration is the same as :func:`camera_roll_candidates`, but hashes are built
-    from a per-folder SHA1 state of the shared ``domain-folder/`` prefix plus pre-encoded
-    file names, because per-candidate string work would cost as much as the hashing.
-    The first candidate in enumeration order wins, so the result is deterministic.
-    Ids are compared as lower-case hex, the form payload file names take.
+    Hashing bounds the cost, so it is spent where photos are: each folder's window is
+    tried with the original extensions only, the edited render and sidecar names only
+    for numbers whose original was found (iOS never writes them alone), and the folders
+    stop after :data:`EMPTY_FOLDERS_BEFORE_STOP` in a row hold nothing (iOS fills
+    ``1NNAPPLE`` folders in order). Hashes are built from a per-folder SHA1 state of the
+    shared ``domain-folder/`` prefix plus pre-encoded file names, because per-candidate
+    string work would cost as much as the hashing. The result is deterministic. Ids are
+    compared as lower-case hex, the form payload file names take.
     """
     wanted = payload_ids - already_named
     found: dict[str, Candidate] = {}
     if not wanted:
         return found
-    encoded_by_number: dict[int, list[bytes]] = {}
-    tried = 0
+    encoded: dict[int, tuple[list[bytes], list[bytes]]] = {}
+    tried = empty_run = 0
     for folder_path, numbers in _groups(max_folder, margin):
         prefix_state = hashlib.sha1(f"{DOMAIN}-{folder_path}".encode("ascii"))
-        for number in numbers:
-            encoded = encoded_by_number.get(number)
-            if encoded is None:
-                encoded = encoded_by_number[number] = [n.encode("ascii") for n in _file_names(number)]
-            for name in encoded:
+
+        def matches(names: list[bytes]) -> bool:
+            hit = False
+            for name in names:
                 state = prefix_state.copy()
                 state.update(name)
                 digest = state.hexdigest()
                 if digest in wanted and digest not in found:
                     found[digest] = (DOMAIN, folder_path + name.decode("ascii"))
-            tried += len(encoded)
+                    hit = True
+            return hit
+
+        hits = []
+        for number in numbers:
+            if number not in encoded:
+                encoded[number] = tuple([n.encode("ascii") for n in group] for group in _file_names(number))
+            if matches(encoded[number][0]):
+                hits.append(number)
+        for number in hits:
+            matches(encoded[number][1])
+        tried += len(numbers) * len(_ORIGINAL_EXTENSIONS) + len(hits) * (len(_EDITED_EXTENSIONS) + 1)
+        empty_run = 0 if hits else empty_run + 1
+        if empty_run == EMPTY_FOLDERS_BEFORE_STOP:
+            break
     log.debug("camera roll: %d of %d generated names matched a payload", len(found), tried)
     return found
+
+
+def photo_tree_candidates(named: Iterable[Candidate]) -> Iterator[Candidate]:
+    """The files Photos derives from each named original, however the original was named.
+
+    Without Photos.sqlite, a camera-roll original named by the generator (or the catalog,
+    or a partial index) still brings its thumbnails, metadata and edits with it.
+    """
+    for domain, path in named:
+        if domain != DOMAIN or not path.startswith(_ORIGINAL_FOLDERS):
+            continue
+        directory, _, filename = path.removeprefix("Media/").rpartition("/")
+        yield from photo_candidates(directory, filename)

@@ -108,25 +108,34 @@ def _photo_directory(directory: str) -> str:
     return directory.strip("/")
 
 
+def photo_candidates(directory: str, filename: str) -> Iterator[Candidate]:
+    """An original under ``Media/<directory>/`` and every file Photos derives from it.
+
+    Thumbnails, metadata, edits and the Live Photo video are named after the original, so
+    any proven original (from Photos.sqlite, the index, the catalog or the camera-roll
+    generator) yields them too.
+    """
+    stem, ext = _split_name(filename)
+    yield CAMERA_ROLL, f"Media/{directory}/{filename}"
+    if ext.lower() in _IMAGE_EXTS:
+        yield CAMERA_ROLL, f"Media/{directory}/{stem}.MOV"  # Live Photo companion
+        yield CAMERA_ROLL, f"Media/{directory}/{stem}.AAE"  # edits beside the original (iOS 8-12)
+    for size in ("5003", "5005"):
+        yield CAMERA_ROLL, f"Media/PhotoData/Thumbnails/V2/{directory}/{filename}/{size}.JPG"
+    for suffix in ("JPG", "THM", "AAE", "medium.MOV"):
+        yield CAMERA_ROLL, f"Media/PhotoData/Metadata/{directory}/{stem}.{suffix}"
+    adjustments = f"Media/PhotoData/Mutations/{directory}/{stem}/Adjustments"
+    for name in ("Adjustments.plist", "FullSizeRender.jpg", "FullSizeRender.heic", "FullSizeRender.mov"):
+        yield CAMERA_ROLL, f"{adjustments}/{name}"
+
+
 def harvest_photos(conn: sqlite3.Connection) -> Iterator[Candidate]:
-    """Originals and the files Photos derives from them (thumbnails, edits, Live Photo video)."""
+    """Originals the library lists, with their derived files."""
     for table in ("ZASSET", "ZGENERICASSET"):
         for directory, filename in _text_rows(conn, table, ("ZDIRECTORY", "ZFILENAME")):
             if directory is None or filename is None or "/" in filename:
                 continue
-            directory = _photo_directory(directory)
-            stem, ext = _split_name(filename)
-            yield CAMERA_ROLL, f"Media/{directory}/{filename}"
-            if ext.lower() in _IMAGE_EXTS:
-                yield CAMERA_ROLL, f"Media/{directory}/{stem}.MOV"  # Live Photo companion
-                yield CAMERA_ROLL, f"Media/{directory}/{stem}.AAE"  # edits beside the original (iOS 8-12)
-            for size in ("5003", "5005"):
-                yield CAMERA_ROLL, f"Media/PhotoData/Thumbnails/V2/{directory}/{filename}/{size}.JPG"
-            for suffix in ("JPG", "THM", "AAE"):
-                yield CAMERA_ROLL, f"Media/PhotoData/Metadata/{directory}/{stem}.{suffix}"
-            adjustments = f"Media/PhotoData/Mutations/{directory}/{stem}/Adjustments"
-            for name in ("Adjustments.plist", "FullSizeRender.jpg", "FullSizeRender.heic", "FullSizeRender.mov"):
-                yield CAMERA_ROLL, f"{adjustments}/{name}"
+            yield from photo_candidates(_photo_directory(directory), filename)
 
 
 # --- Messages --------------------------------------------------------------------------------

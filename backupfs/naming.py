@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from backupfs.catalog import Catalog, app_domain_candidates
+from backupfs.generated import match_generated, photo_tree_candidates
 from backupfs.harvest import harvester_for
 from backupfs.records import Kind, ManifestRecord, file_id
 
@@ -65,10 +66,8 @@ def name_payloads(
         names.setdefault(record.file_id, Name(record.domain, record.relative_path, index_origin, record))
     _name_from_candidates(names, payload_ids, iter(other_backup_names), Origin.OTHER_BACKUP)
 
-    for fid in payload_ids - names.keys():
-        hit = catalog.lookup(fid)
-        if hit is not None:
-            names[fid] = Name(hit[0], hit[1], Origin.CATALOG)
+    for fid, (domain, path) in catalog.match(payload_ids - names.keys()).items():
+        names[fid] = Name(domain, path, Origin.CATALOG)
 
     _name_from_candidates(names, payload_ids, app_domain_candidates(bundle_ids, catalog), Origin.APP_DOMAIN)
     return names
@@ -104,6 +103,14 @@ def harvest_names(names: dict[str, Name], payload_ids: set[str], open_database: 
             finally:
                 conn.close()
             _name_from_candidates(names, payload_ids, iter(candidates), f"{Origin.HARVESTED}:{harvester.name}")
+
+
+def name_generated(names: dict[str, Name], payload_ids: set[str]) -> None:
+    """Name camera-roll originals by enumeration, then the Photos files derived from any original."""
+    for fid, candidate in match_generated(payload_ids, set(names)).items():
+        names[fid] = Name(*candidate, Origin.GENERATED)
+    originals = [(name.domain, name.relative_path) for name in names.values()]
+    _name_from_candidates(names, payload_ids, photo_tree_candidates(originals), Origin.GENERATED)
 
 
 def _name_from_candidates(

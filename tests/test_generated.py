@@ -7,13 +7,14 @@ import random
 
 import pytest
 
-from backupfs.generated import DOMAIN, camera_roll_candidates, match_generated
+from backupfs.generated import DOMAIN, EMPTY_FOLDERS_BEFORE_STOP, camera_roll_candidates, match_generated, photo_tree_candidates
 from backupfs.records import file_id
 
 REAL_PATHS = [
     "Media/DCIM/100APPLE/IMG_0001.HEIC",
     "Media/DCIM/103APPLE/IMG_3999.MOV",
     "Media/DCIM/112APPLE/IMG_2042.JPG",  # folder 112 holds 12000.. which wraps to 2000..
+    "Media/DCIM/105APPLE/IMG_5123.HEIC",
     "Media/DCIM/105APPLE/IMG_E5123.HEIC",  # edited render
     "Media/DCIM/105APPLE/IMG_5123.AAE",  # adjustment sidecar
     "Media/DCIM/101APPLE/IMG_0850.PNG",  # within the margin below folder 101's window
@@ -56,6 +57,37 @@ def test_names_outside_the_pattern_are_not_generated() -> None:
         "Media/DCIM/100APPLE/IMG_E0001.PNG",
     ]
     assert match_generated({file_id(DOMAIN, path) for path in outside}, set(), max_folder=100) == {}
+
+
+def test_edits_and_sidecars_are_only_tried_beside_their_original() -> None:
+    # iOS writes IMG_E0042 and IMG_0042.AAE only next to IMG_0042; trying them alone would
+    # double the hashing for names that never exist.
+    alone = ["Media/DCIM/100APPLE/IMG_E0042.HEIC", "Media/DCIM/100APPLE/IMG_0042.AAE"]
+    assert match_generated({file_id(DOMAIN, path) for path in alone}, set(), max_folder=100) == {}
+
+
+def test_enumeration_stops_after_a_run_of_empty_folders() -> None:
+    # Folder 1NN holds numbers NN000.. modulo 10000, so the 500th photo of each is NN500.
+    near = f"Media/DCIM/{100 + EMPTY_FOLDERS_BEFORE_STOP}APPLE/IMG_{EMPTY_FOLDERS_BEFORE_STOP * 1000 % 10000 + 500:04d}.JPG"
+    far = f"Media/DCIM/{101 + EMPTY_FOLDERS_BEFORE_STOP}APPLE/IMG_{(EMPTY_FOLDERS_BEFORE_STOP + 1) * 1000 % 10000 + 500:04d}.JPG"
+    ids = {file_id(DOMAIN, "Media/DCIM/100APPLE/IMG_0001.JPG"), file_id(DOMAIN, near)}
+    # Folders 101..(100 + N - 1) are empty: N - 1 in a row is not yet a stop.
+    assert set(match_generated(ids, set()).values()) == {(DOMAIN, "Media/DCIM/100APPLE/IMG_0001.JPG"), (DOMAIN, near)}
+    alone = {file_id(DOMAIN, "Media/DCIM/100APPLE/IMG_0001.JPG"), file_id(DOMAIN, far)}
+    assert set(match_generated(alone, set()).values()) == {(DOMAIN, "Media/DCIM/100APPLE/IMG_0001.JPG")}
+
+
+def test_photo_trees_come_from_any_named_original() -> None:
+    derived = set(photo_tree_candidates([
+        (DOMAIN, "Media/DCIM/100APPLE/IMG_0001.HEIC"),
+        (DOMAIN, "Media/PhotoData/CPLAssets/group12/4B1E7C1A-2F3D-4E5A-9B8C-1D2E3F4A5B6C.JPG"),
+        ("HomeDomain", "Media/DCIM/100APPLE/IMG_0002.HEIC"),  # not the camera roll's domain
+        (DOMAIN, "Media/PhotoData/Photos.sqlite"),  # not an original
+    ]))
+    assert (DOMAIN, "Media/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0001.HEIC/5005.JPG") in derived
+    assert (DOMAIN, "Media/PhotoData/Mutations/DCIM/100APPLE/IMG_0001/Adjustments/FullSizeRender.jpg") in derived
+    assert (DOMAIN, "Media/PhotoData/Metadata/PhotoData/CPLAssets/group12/4B1E7C1A-2F3D-4E5A-9B8C-1D2E3F4A5B6C.JPG") in derived
+    assert not any("IMG_0002" in path or "Photos.sqlite" in path for _, path in derived)
 
 
 def test_result_is_deterministic_and_in_enumeration_order() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from backupfs.catalog import Catalog
-from backupfs.naming import Origin, name_payloads
+from backupfs.naming import Name, Origin, name_generated, name_payloads
 from backupfs.records import Kind, ManifestRecord, file_id
 
 SMS = ("HomeDomain", "Library/SMS/sms.db")
@@ -67,3 +67,20 @@ def test_harvesting_follows_chains_and_survives_cycles(tmp_path):
     assert (names[file_id(*voicemail)].relative_path, names[file_id(*voicemail)].origin) == (voicemail[1], "harvested:sms")
     assert (names[file_id(*recording)].relative_path, names[file_id(*recording)].origin) == (recording[1], "harvested:voicemail")
     assert sorted(opened) == sorted([file_id(*SMS), file_id(*voicemail)])  # each database read once
+
+
+def test_generated_originals_bring_their_photos_tree():
+    original = ("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0007.HEIC")
+    thumbnail = ("CameraRollDomain", "Media/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0007.HEIC/5005.JPG")
+    catalogued = ("CameraRollDomain", "Media/PhotoData/CPLAssets/group3/0C4E2E1B-8F5A-4D1E-9C7B-2A3B4C5D6E7F.JPG")
+    catalogued_metadata = ("CameraRollDomain", "Media/PhotoData/Metadata/PhotoData/CPLAssets/group3/"
+                           "0C4E2E1B-8F5A-4D1E-9C7B-2A3B4C5D6E7F.JPG")
+    payload_ids = {file_id(*p) for p in (original, thumbnail, catalogued, catalogued_metadata)}
+    names = {file_id(*catalogued): Name(*catalogued, Origin.CATALOG)}
+    name_generated(names, payload_ids)
+    assert {fid: (n.domain, n.relative_path, n.origin) for fid, n in names.items()} == {
+        file_id(*original): (*original, Origin.GENERATED),
+        file_id(*thumbnail): (*thumbnail, Origin.GENERATED),
+        file_id(*catalogued): (*catalogued, Origin.CATALOG),
+        file_id(*catalogued_metadata): (*catalogued_metadata, Origin.GENERATED),
+    }
