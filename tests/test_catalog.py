@@ -169,6 +169,15 @@ def test_lookup_verifies_the_full_hash(small_catalog: Path) -> None:
     assert catalog.lookup(forged) is None
 
 
+def test_match_agrees_with_lookup(small_catalog: Path) -> None:
+    catalog = Catalog.load(small_catalog)
+    real = file_id("HomeDomain", "Library/SMS/sms.db")
+    forged = real[:16] + ("0" if real[16] != "0" else "1") + real[17:]
+    ids = [file_id(*pair) for pair in PAIRS] + [forged, "zz" * 20, "", file_id("HomeDomain", "Library/absent")]
+    assert catalog.match(ids) == {fid: catalog.lookup(fid) for fid in ids if catalog.lookup(fid) is not None}
+    assert len(catalog.match(ids)) == len(PAIRS)
+
+
 def test_app_domain_candidates_tries_every_prefix(small_catalog: Path) -> None:
     catalog = Catalog.load(small_catalog)
     assert catalog.container_paths["AppDomain"] == ("Documents/a.db",)
