@@ -16,6 +16,7 @@ import sqlite3
 import stat
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,8 +33,7 @@ from backupfs.index import FORMAT_VERSION, Index, write_index
 from backupfs.layout import LayoutBuilder, safe_component
 from backupfs.manifest_db import read_manifest_db, read_manifest_names
 from backupfs.manifest_mbdb import read_manifest_mbdb
-from backupfs.generated import match_generated
-from backupfs.naming import Name, Origin, OpenDatabase, harvest_names, name_payloads
+from backupfs.naming import Origin, OpenDatabase, harvest_names, name_generated, name_payloads
 from backupfs.progress import Progress
 from backupfs.salvage import salvage_files_rows
 from backupfs.records import IndexReadResult, Kind
@@ -214,6 +214,19 @@ def _type_payloads(backup: Backup, payloads: Iterable[Payload], show_progress: b
     return types
 
 
+class _PhaseClock:
+    """Seconds spent in each phase of a build, kept in the index so ``info`` can show them."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = round(now - self._last, 3)
+        self._last = now
+
+
 def _backup_stats(
     backup: Backup, payloads: list[Payload], names: dict, types: dict[str, FileType], state: IndexState, records: list
 ) -> dict[str, object]:
@@ -302,22 +315,27 @@ def build_index(
     layout = LayoutBuilder()
     stats = []
     for number, (backup, prefix) in enumerate(zip(backups, _prefixes(backups))):
+        clock = _PhaseClock()
         payloads = list(backup.payloads())
+        clock.lap("list")
         with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
             result, state = read_index(backup, Path(workdir), show_progress)
+            clock.lap("read_index")
             payload_ids = {p.file_id for p in payloads}
             others = _names_from_other_backups(other_indexes[number], Path(workdir))
             index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
             names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids, others, index_origin)
             harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
-            for fid, candidate in match_generated(payload_ids, set(names)).items():
-                names[fid] = Name(*candidate, Origin.GENERATED)
+            name_generated(names, payload_ids)
+            clock.lap("name")
         unnamed = [p for p in payloads if p.file_id not in names]
         types = _type_payloads(backup, {p.file_id: p for p in unnamed}.values(), show_progress)
+        clock.lap("type")
         layout.add_backup(number, prefix, payloads, names, types, result.records)
         if prefix:
             layout.add_dir(prefix)
-        stats.append(_backup_stats(backup, payloads, names, types, state, result.records))
+        stats.append(_backup_stats(backup, payloads, names, types, state, result.records) | {"seconds": clock.laps})
+        log.info("%s: %s", backup.root, ", ".join(f"{phase} {secs:.2f} s" for phase, secs in clock.laps.items()))
     try:
         write_index(path, [b.root for b in backups], layout.nodes(), {"signature": signature, "backups": stats})
     except (OSError, sqlite3.Error) as exc:

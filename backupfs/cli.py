@@ -179,6 +179,10 @@ def describe(index: Index) -> str:
             lines.append(f"  missing:    {backup['missing_payloads']:,} files listed in the index have no payload")
         if backup["size_mismatches"]:
             lines.append(f"  truncated:  {backup['size_mismatches']:,} payloads differ from the size the index records")
+        if "seconds" in backup:
+            phases = {"list": "listing", "read_index": "reading the index", "name": "naming", "type": "typing"}
+            spent = ", ".join(f"{phases.get(k, k)} {v:.1f} s" for k, v in backup["seconds"].items())
+            lines.append(f"Indexed in:   {spent}")
         lines.append("")
     notes = _notes(index)
     if notes:
