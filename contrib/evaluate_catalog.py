@@ -66,6 +66,31 @@ PATTERNS: tuple[tuple[str, Callable[[str], bool]], ...] = (
 )
 
 
+# Folders whose file names a harvester reads from a database inside the backup (harvest.py).
+HARVESTED_FOLDERS = ("Media/DCIM/", "Media/PhotoData/", "Library/SMS/Attachments/", "Media/Recordings/",
+                     "Recordings/", "Library/Voicemail/", "Message/Media/", "Accounts/")
+
+
+def random_tokens(path: str) -> set[str]:
+    """UUIDs and long hex runs in a path: ids a device draws at random, lower-cased."""
+    return {t.lower() for t in _UUID.findall(path)} | {t.lower() for t in _HEX_RUN.findall(_UUID.sub("", path))}
+
+
+def unreachable(device: DeviceNames, others: Sequence[DeviceNames]) -> set[str]:
+    """Ids of names that only this device's own index could give back.
+
+    A path holding a random token that no other device shows, outside the folders a
+    harvester reads from a database, cannot come from a catalog, a generator or a
+    harvester; 100% minus this share is the ceiling of naming without the index (unless
+    some app database that backupfs does not read happens to list the file).
+    """
+    seen = {t for o in others for _, p in o.names.values() for t in random_tokens(p)}
+    return {
+        fid for fid, (_, path) in device.names.items()
+        if not path.startswith(HARVESTED_FOLDERS) and random_tokens(path) - seen
+    }
+
+
 @dataclass
 class DeviceNames:
     """The names a backup of one device would hold, as far as its listing reveals them."""
@@ -253,23 +278,27 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(work) / f"without-{held_out.name}.bin"
             count, _, _ = build([z for z in listing_zips if z != held_out], out)
             fold = evaluate(devices[held_out], Catalog.load(out))
-            report_fold(fold, [d for z, d in devices.items() if z != held_out], count)
-            summary.append(fold)
+            others = [d for z, d in devices.items() if z != held_out]
+            report_fold(fold, others, count)
+            summary.append((fold, unreachable(devices[held_out], others)))
     _table(
         "=== summary (leave-one-device-out)",
         ("held-out device", "names", "lookup", "+app ids", "+all ids", "unnamed", "lookup w/o Caches",
-         "+all ids w/o Caches"),
+         "+all ids w/o Caches", "random-id names", "ceiling"),
         [
             (f.device.name, f"{f.total:,}", _pct(len(f.by_lookup), f.total), _pct(len(f.with_app_ids), f.total),
              _pct(len(f.with_all_ids), f.total), f"{f.total - len(f.with_all_ids):,}",
-             _pct(*f.share_without_caches(f.by_lookup)), _pct(*f.share_without_caches(f.with_all_ids)))
-            for f in summary
+             _pct(*f.share_without_caches(f.by_lookup)), _pct(*f.share_without_caches(f.with_all_ids)),
+             f"{len(lost):,}", _pct(f.total - len(lost), f.total))
+            for f, lost in summary
         ],
     )
     print("  (columns: '+app ids' adds the AppDomain ids Info.plist lists, '+all ids' also group and plugin ids as\n"
           "   Manifest.plist lists them; 'w/o Caches' leaves out Library/Caches/, which Apple says is not backed up;\n"
           "   'shape elsewhere' = same name on another device once ids, UUIDs, hex runs and numbers are blanked,\n"
-          "   '..numbers only' = of those, shapes whose only blanks are numbers, so enumerable)")
+          "   '..numbers only' = of those, shapes whose only blanks are numbers, so enumerable;\n"
+          "   'random-id names' = paths holding a UUID or hex id no other device shows, outside the folders a\n"
+          "   harvester reads: only the device's own index names them, so 'ceiling' = 100% minus their share)")
     print(f"\n({time.monotonic() - started:.0f} s)")
     return 0
 

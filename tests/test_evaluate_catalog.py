@@ -102,6 +102,20 @@ def test_report_prints_the_shares_and_the_breakdown(lists: Path, capsys: pytest.
     summary = report.split("=== summary")[1]
     row = next(line.split() for line in summary.splitlines() if "a-rootrel" in line)
     assert row[1:7] == ["6", "33.3%", "50.0%", "50.0%", "3", "40.0%"]
+    # Only Documents/<UUID>.dat holds an id no other device shows: 1 of 6 is out of reach.
+    assert row[-2:] == ["1", "83.3%"]
+
+
+def test_unreachable_names_hold_a_random_id_outside_harvested_folders(lists: Path) -> None:
+    device = evaluate_catalog.device_names(lists / "a-rootrel.csv.zip")
+    other = evaluate_catalog.DeviceNames("other", {"x": ("HomeDomain", f"Library/Shared/{DOC_UUID.lower()}/b")})
+    assert {device.names[f] for f in evaluate_catalog.unreachable(device, [])} == {
+        ("AppDomain-com.example.alpha", f"Documents/{DOC_UUID}.dat")
+    }
+    # The same id on another device makes it a shared (catalogue-able) token, not a random one.
+    assert evaluate_catalog.unreachable(device, [other]) == set()
+    harvested = evaluate_catalog.DeviceNames("h", {"y": ("MediaDomain", f"Library/SMS/Attachments/0a/10/{DOC_UUID}/x.jpg")})
+    assert evaluate_catalog.unreachable(harvested, []) == set()
 
 
 def test_shapes_blank_only_device_specific_parts() -> None:
