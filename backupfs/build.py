@@ -18,7 +18,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,8 @@ from backupfs.catalog import DEFAULT_PATH as DEFAULT_CATALOG
 from backupfs.catalog import Catalog
 from backupfs.content import snapshot_database
 from backupfs.errors import BackupfsError
-from backupfs.index import FORMAT_VERSION, Index, write_index
-from backupfs.layout import LayoutBuilder, safe_component
+from backupfs.index import FORMAT_VERSION, Index, PendingPayload, complete_index, write_index
+from backupfs.layout import OTHER_DATA, LayoutBuilder, safe_component, unnamed_nodes
 from backupfs.manifest_db import read_manifest_db, read_manifest_names
 from backupfs.manifest_mbdb import read_manifest_mbdb
 from backupfs.naming import Origin, OpenDatabase, harvest_names, name_generated, name_payloads
@@ -184,17 +185,19 @@ def _signature(backups: list[Backup], catalog_stamp: str, other_indexes: list[Pa
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()
 
 
-def _type_payloads(backup: Backup, payloads: Iterable[Payload], show_progress: bool | None) -> dict[str, FileType]:
+def _type_payloads(
+    root: Path, encrypted: bool, payloads: Iterable[Payload], show_progress: bool | None
+) -> dict[str, FileType]:
     """Sniff the head of each unnamed payload; reads run in parallel to overlap disk latency."""
-    todo = list(payloads)
-    if backup.info.encrypted:
+    todo = list({p.file_id: p for p in payloads}.values())
+    if encrypted:
         return {p.file_id: ENCRYPTED for p in todo}
 
     def one(payload: Payload) -> tuple[str, FileType]:
         if not stat.S_ISREG(payload.st_mode):
             return payload.file_id, NOT_A_FILE
         try:
-            head = read_head(backup.root / payload.relpath, HEAD_SIZE)
+            head = read_head(root / payload.relpath, HEAD_SIZE)
         except OSError as exc:
             log.info("cannot read %s to type it: %s", payload.relpath, exc)
             return payload.file_id, NOT_A_FILE
@@ -221,14 +224,15 @@ class _PhaseClock:
         self.laps: dict[str, float] = {}
         self._last = time.perf_counter()
 
-    def lap(self, phase: str) -> None:
+    def lap(self, phase: str) -> float:
         now = time.perf_counter()
         self.laps[phase] = round(now - self._last, 3)
         self._last = now
+        return self.laps[phase]
 
 
 def _backup_stats(
-    backup: Backup, payloads: list[Payload], names: dict, types: dict[str, FileType], state: IndexState, records: list
+    backup: Backup, payloads: list[Payload], names: dict, state: IndexState, records: list
 ) -> dict[str, object]:
     payload_ids = {p.file_id for p in payloads}
     manifest_files = {r.file_id for r in records if r.kind is Kind.FILE}
@@ -250,7 +254,7 @@ def _backup_stats(
         "notes": list(info.notes),
         "payloads": len(payloads),
         "named": dict(Counter(n.origin for n in names.values())),
-        "unnamed": dict(Counter(t.folder for t in types.values())),
+        "unnamed": {},  # by type folder, once typed
         "missing_payloads": len(manifest_files - payload_ids),
         "size_mismatches": sum(
             1
@@ -282,8 +286,12 @@ def build_index(
     show_progress: bool | None = None,
     catalog_path: Path | None = None,
     names_from: list[Path] | None = None,
+    type_later: bool = False,
 ) -> Index:
     """Return the index for these backups, building it when absent or stale.
+
+    With ``type_later`` the index may come back with unnamed payloads still pending
+    (:attr:`Index.pending_dirs`); :func:`finish_typing` completes it.
 
     ``names_from`` are other backups (folders) or index files whose names may name files
     of these backups; sibling backups in the same MobileSync folder are always used.
@@ -307,6 +315,10 @@ def build_index(
             index = Index(path)
             if index.meta.get("signature") == signature:
                 log.info("reusing index %s", path)
+                if index.pending_dirs and not type_later:
+                    index.close()
+                    finish_typing(path, show_progress)
+                    index = Index(path)
                 return index
             index.close()
         except Exception as exc:  # a damaged cache file is rebuilt, never trusted
@@ -314,6 +326,7 @@ def build_index(
 
     layout = LayoutBuilder()
     stats = []
+    pending: list[PendingPayload] = []
     for number, (backup, prefix) in enumerate(zip(backups, _prefixes(backups))):
         clock = _PhaseClock()
         payloads = list(backup.payloads())
@@ -328,19 +341,58 @@ def build_index(
             harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
             name_generated(names, payload_ids)
             clock.lap("name")
-        unnamed = [p for p in payloads if p.file_id not in names]
-        types = _type_payloads(backup, {p.file_id: p for p in unnamed}.values(), show_progress)
-        clock.lap("type")
-        layout.add_backup(number, prefix, payloads, names, types, result.records)
+        unnamed = [
+            PendingPayload(number, prefix, p.file_id, p.relpath, p.size, p.mtime_ns, p.st_mode)
+            for p in payloads
+            if p.file_id not in names
+        ]
+        pending += unnamed
+        layout.add_backup(number, prefix, payloads, names, result.records)
         if prefix:
             layout.add_dir(prefix)
-        stats.append(_backup_stats(backup, payloads, names, types, state, result.records) | {"seconds": clock.laps})
+        if unnamed:
+            layout.add_dir(prefix + (OTHER_DATA,))
+        stats.append(_backup_stats(backup, payloads, names, state, result.records) | {"seconds": clock.laps})
         log.info("%s: %s", backup.root, ", ".join(f"{phase} {secs:.2f} s" for phase, secs in clock.laps.items()))
+    with _index_write_errors(path):
+        write_index(path, [b.root for b in backups], layout.nodes(), {"signature": signature, "backups": stats}, pending)
+    if pending and not type_later:
+        finish_typing(path, show_progress)
+    return Index(path)
+
+
+def finish_typing(path: Path, show_progress: bool | None = None) -> None:
+    """Type the unnamed payloads of the index at ``path`` and place them under ``other-data``.
+
+    Runs after the mount is up when mounting (the named tree does not depend on it), or
+    before returning for commands that report on every file.
+    """
+    index = Index(path)
     try:
-        write_index(path, [b.root for b in backups], layout.nodes(), {"signature": signature, "backups": stats})
+        roots, stats, waiting = index.roots, index.meta["backups"], index.pending()
+    finally:
+        index.close()
+    nodes = []
+    for number, root in enumerate(roots):
+        clock = _PhaseClock()
+        mine = [p for p in waiting if p.backup == number]
+        if not mine:
+            continue
+        payloads = [Payload(p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in mine]
+        types = _type_payloads(root, bool(stats[number]["encrypted"]), payloads, show_progress)
+        nodes += unnamed_nodes(number, mine[0].prefix, payloads, types)
+        stats[number]["unnamed"] = dict(Counter(types[p.file_id].folder for p in payloads))
+        stats[number]["seconds"] = stats[number].get("seconds", {}) | {"type": clock.lap("type")}
+    with _index_write_errors(path):
+        complete_index(path, nodes, {"backups": stats})
+
+
+@contextmanager
+def _index_write_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
     except (OSError, sqlite3.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise BackupfsError(
             f"cannot write the index in {path.parent} ({reason}): free some space or use --index-dir."
         ) from None
-    return Index(path)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import logging
 import os
 import shutil
@@ -17,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from backupfs import __version__
-from backupfs.build import build_index
+from backupfs.build import build_index, finish_typing
 from backupfs.errors import BackupfsError
 from backupfs.index import Index
 from backupfs.records import Kind
@@ -109,19 +110,22 @@ def _invocation() -> str:
     return f"{sys.executable} -m backupfs"
 
 
-def _open_index(args: argparse.Namespace, source: Path) -> Index:
-    return build_index(find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from)
+def _open_index(args: argparse.Namespace, source: Path, type_later: bool = False) -> Index:
+    return build_index(
+        find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from, type_later=type_later
+    )
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
     check_mountpoint(args.mountpoint)
-    index = _open_index(args, args.source)
+    index = _open_index(args, args.source, type_later=True)
     for line in _notes(index):
         print(f"backupfs: note: {line}", file=sys.stderr)
     backups = index.meta["backups"]
     volume = backups[0]["device_name"] or "iPhone backup" if len(backups) == 1 else "iPhone backups"
     options = fuse_options(volume, parse_options(args.options))
-    mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0)
+    mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0,
+          finish_pending=functools.partial(finish_typing, index.path, show_progress=False))
     if not args.foreground:
         print(f"Mounted on {args.mountpoint}; unmount with: {_invocation()} unmount {args.mountpoint}")
     return 0

@@ -42,8 +42,19 @@ class BackupFS(fuse.Operations):
 
     use_ns = True
 
-    def __init__(self, index: Index, on_ready: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        on_ready: Callable[[], None] | None = None,
+        finish_pending: Callable[[], None] | None = None,
+    ) -> None:
         self.index = index
+        self._pending = [f"{folder}/" for folder in index.pending_dirs]
+        self._finish_pending = finish_pending
+        self._settled = threading.Event()
+        self._pending_failed = False
+        if not self._pending:
+            self._settled.set()
         self.contents = Contents(index.roots)
         self._handles: dict[int, Reader] = {}
         self._next_handle = itertools.count(1)
@@ -55,15 +66,44 @@ class BackupFS(fuse.Operations):
 
     # -- lookups -----------------------------------------------------------------------
 
-    def _entry(self, path: str) -> Entry:
-        entry = self.index.lookup(path.strip("/"))
+    def _entry(self, path: str, listing: bool = False) -> Entry:
+        path = path.strip("/")
+        self._wait_for_pending(path + "/" if listing else path)
+        entry = self.index.lookup(path)
         if entry is None:
             raise fuse.FuseOSError(errno.ENOENT)
         return entry
 
+    def _wait_for_pending(self, path: str) -> None:
+        """Hold a call that reaches into a folder whose content is still being worked out.
+
+        Answering early would be wrong and cached by the kernel for a day (a missing
+        file, a short listing), so such calls wait; everything else is served meanwhile.
+        """
+        if self._settled.is_set() and not self._pending_failed:
+            return
+        if any(path.startswith(folder) for folder in self._pending):
+            self._settled.wait()
+            if self._pending_failed:
+                raise fuse.FuseOSError(errno.EIO)
+
     def init(self, path: str) -> None:
         if self._on_ready is not None:
             self._on_ready()
+        if not self._settled.is_set():
+            threading.Thread(target=self._settle_pending, name="backupfs-pending", daemon=True).start()
+
+    def _settle_pending(self) -> None:
+        try:
+            if self._finish_pending is None:
+                raise RuntimeError("the index has pending folders and nothing to complete them")
+            self._finish_pending()
+            self.index.refresh()
+        except Exception as exc:  # the mount stays up; the pending folders answer EIO
+            log.error("cannot complete %s: %s", ", ".join(self._pending), exc)
+            self._pending_failed = True
+        finally:
+            self._settled.set()
 
     def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
         entry = self._entry(path)
@@ -83,7 +123,7 @@ class BackupFS(fuse.Operations):
         }
 
     def readdir(self, path: str, fh: int) -> Iterator[tuple[str, dict[str, int], int]]:
-        entry = self._entry(path)
+        entry = self._entry(path, listing=True)
         if entry.kind is not Kind.DIR:
             raise fuse.FuseOSError(errno.ENOTDIR)
         yield ".", {"st_mode": stat.S_IFDIR}, 0

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from backupfs.layout import Node
+from backupfs.layout import OTHER_DATA, Node
 from backupfs.records import Kind
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +49,15 @@ CREATE TABLE nodes(
     file_type TEXT,
     PRIMARY KEY(parent, name)
 ) WITHOUT ROWID;
+CREATE TABLE pending(
+    backup INTEGER NOT NULL,
+    prefix TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    mode INTEGER NOT NULL
+);
 """
 
 _COLUMNS = (
@@ -87,41 +97,99 @@ class Entry:
 ROOT = Entry("", Kind.DIR, 0o040555, 0, 0, 0, None, None, None, None, None, None, None, None)
 
 
-def write_index(path: Path, roots: list[Path], nodes: Iterable[Node], meta: dict[str, object]) -> None:
-    """Write a complete index atomically at ``path``."""
+@dataclass(frozen=True, slots=True)
+class PendingPayload:
+    """An unnamed payload waiting to be typed, then placed under ``other-data``."""
+
+    backup: int
+    prefix: tuple[str, ...]
+    file_id: str
+    source: str
+    size: int
+    mtime_ns: int
+    mode: int
+
+
+def write_index(
+    path: Path, roots: list[Path], nodes: Iterable[Node], meta: dict[str, object], pending: Iterable[PendingPayload] = ()
+) -> None:
+    """Write an index atomically at ``path``; it is complete once no payload is ``pending``."""
+    pending = list(pending)
+
+    def fill(conn: sqlite3.Connection) -> None:
+        conn.executescript(_SCHEMA)
+        conn.executemany("INSERT INTO backups VALUES (?, ?)", [(no, str(root)) for no, root in enumerate(roots)])
+        _set_meta(conn, {**meta, "format_version": FORMAT_VERSION, "pending_dirs": _pending_dirs(pending)})
+        _insert_nodes(conn, nodes)
+        conn.executemany(
+            "INSERT INTO pending VALUES (?,?,?,?,?,?,?)",
+            ((p.backup, json.dumps(p.prefix), p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in pending),
+        )
+
+    _write_atomically(path, None, fill)
+
+
+def complete_index(path: Path, nodes: Iterable[Node], meta: dict[str, object]) -> None:
+    """Replace the index at ``path`` by a copy holding ``nodes`` instead of its pending payloads.
+
+    Readers of the old file keep reading it (it is never modified in place); a reader
+    that calls :meth:`Index.refresh` moves to the new one.
+    """
+
+    def fill(conn: sqlite3.Connection) -> None:
+        _insert_nodes(conn, nodes)
+        conn.execute("DELETE FROM pending")
+        _set_meta(conn, {**meta, "pending_dirs": []})
+
+    _write_atomically(path, path, fill)
+
+
+def _pending_dirs(pending: list[PendingPayload]) -> list[str]:
+    return sorted({"/".join((*p.prefix, OTHER_DATA)) for p in pending})
+
+
+def _set_meta(conn: sqlite3.Connection, meta: dict[str, object]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+
+
+def _insert_nodes(conn: sqlite3.Connection, nodes: Iterable[Node]) -> None:
+    conn.executemany(
+        "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            (
+                _encode("/".join(n.path[:-1])),
+                _encode(n.path[-1]),
+                int(n.kind),
+                n.mode,
+                n.size,
+                n.mtime_ns,
+                n.backup,
+                n.source,
+                n.file_id,
+                n.origin,
+                None if n.target is None else _encode(n.target),
+                n.wal_source,
+                n.manifest_size,
+                None if n.real_name is None else _encode(n.real_name),
+                n.file_type,
+            )
+            for n in nodes
+        ),
+    )
+
+
+def _write_atomically(path: Path, start_from: Path | None, fill: Callable[[sqlite3.Connection], None]) -> None:
+    """Write a new file next to ``path`` (a copy of ``start_from`` if given), then rename it over."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, index_tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        if start_from is not None:
+            shutil.copyfile(start_from, index_tmp)
         conn = sqlite3.connect(index_tmp)
         try:
-            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
-            conn.executemany("INSERT INTO backups VALUES (?, ?)", [(no, str(root)) for no, root in enumerate(roots)])
-            meta = {**meta, "format_version": FORMAT_VERSION}
-            conn.executemany("INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
-            conn.executemany(
-                "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    (
-                        _encode("/".join(n.path[:-1])),
-                        _encode(n.path[-1]),
-                        int(n.kind),
-                        n.mode,
-                        n.size,
-                        n.mtime_ns,
-                        n.backup,
-                        n.source,
-                        n.file_id,
-                        n.origin,
-                        None if n.target is None else _encode(n.target),
-                        n.wal_source,
-                        n.manifest_size,
-                        None if n.real_name is None else _encode(n.real_name),
-                        n.file_type,
-                    )
-                    for n in nodes
-                ),
-            )
+            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+            fill(conn)
             conn.commit()
         finally:
             conn.close()
@@ -137,16 +205,36 @@ class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._generation = 0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Move to the file now at ``path`` (after :func:`complete_index` replaced it)."""
+        self._generation += 1
         conn = self._conn()
         self.roots = [Path(root) for (root,) in conn.execute("SELECT root FROM backups ORDER BY no")]
         self.meta = {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
 
+    @property
+    def pending_dirs(self) -> list[str]:
+        """Folders whose content is not known yet: unnamed payloads still to be typed."""
+        return list(self.meta.get("pending_dirs", []))
+
+    def pending(self) -> list[PendingPayload]:
+        """The unnamed payloads still to be typed, in the order they were listed."""
+        rows = self._conn().execute("SELECT backup, prefix, file_id, source, size, mtime_ns, mode FROM pending")
+        return [PendingPayload(b, tuple(json.loads(prefix)), *rest) for b, prefix, *rest in rows]
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.generation != self._generation:
+            conn.close()
+            conn = None
         if conn is None:
             index_uri = f"file:{quote(str(self.path))}?mode=ro&immutable=1"
             conn = sqlite3.connect(index_uri, uri=True, check_same_thread=False)
             self._local.conn = conn
+            self._local.generation = self._generation
         return conn
 
     def lookup(self, path: str) -> Entry | None:

@@ -3,7 +3,8 @@
 Rules, so that every payload stays reachable and nothing resolves outside the mount:
 
 * a named file sits at ``<Domain>/<relativePath>``; every other payload at
-  ``other-data/<type folder>/<fileid>.<ext>``;
+  ``other-data/<type folder>/<fileid>.<ext>``, and a domain that is itself called
+  ``other-data`` is shown as ``%6Fther-data`` so the two never mix;
 * path components that could escape or vanish are made safe: empty and ``.`` components
   are dropped, ``..`` becomes ``%2E%2E``, ``/`` inside a domain becomes ``%2F``, NUL becomes
   ``%00``, and a component longer than 255 bytes is cut and given a hash tail;
@@ -28,6 +29,7 @@ from backupfs.sniff import FileType
 from backupfs.source import Payload
 
 OTHER_DATA = "other-data"
+OTHER_DATA_ESCAPED = "%6Fther-data"
 RAW_SUFFIX = ".raw"
 NAME_MAX = 255
 
@@ -66,7 +68,12 @@ def safe_component(name: str) -> str:
 
 
 def safe_path(domain: str, relative_path: str) -> tuple[str, ...]:
-    parts = [safe_component(domain)]
+    """The mount path of a named file; a domain called ``other-data`` is shown escaped.
+
+    Escaping that one domain name keeps named files out of the unnamed files' folder, so
+    unnamed payloads can be placed later without a clash check.
+    """
+    parts = [OTHER_DATA_ESCAPED if domain == OTHER_DATA else safe_component(domain)]
     parts += [safe_component(part) for part in relative_path.split("/") if part not in ("", ".")]
     return tuple(parts)
 
@@ -95,26 +102,22 @@ class LayoutBuilder:
         prefix: tuple[str, ...],
         payloads: Iterable[Payload],
         names: Mapping[str, Name],
-        types: Mapping[str, FileType],
         records: Iterable[ManifestRecord],
     ) -> None:
-        """Place every payload of one backup, and the index's directories and symlinks."""
+        """Place every named payload of one backup, and the index's directories and symlinks.
+
+        Unnamed payloads are placed by :func:`unnamed_nodes` once typed, which can happen
+        after the mount is up: their paths cannot clash with these (see :func:`safe_path`).
+        """
         seen: set[str] = set()
         for payload in payloads:
             name = names.get(payload.file_id)
             duplicate = payload.file_id in seen
             seen.add(payload.file_id)
-            real_name = file_type = None
-            if name is not None:
-                path = prefix + safe_path(name.domain, name.relative_path)
-                origin, record = name.origin, name.record
-                real_name = f"{name.domain}/{name.relative_path}"
-            else:
-                ftype = types[payload.file_id]
-                leaf = payload.file_id + (f".{ftype.ext}" if ftype.ext else "")
-                path = prefix + (OTHER_DATA, ftype.folder, leaf)
-                origin, record = Origin.UNKNOWN, None
-                file_type = f"{ftype.folder}/{ftype.ext}" if ftype.ext else ftype.folder
+            if name is None:
+                continue
+            path = prefix + safe_path(name.domain, name.relative_path)
+            record = name.record
             if duplicate:
                 path = path[:-1] + (path[-1] + "~snapshot",)
             self._files.append(
@@ -127,10 +130,9 @@ class LayoutBuilder:
                     backup=backup_no,
                     source=payload.relpath,
                     file_id=payload.file_id,
-                    origin=origin,
+                    origin=name.origin,
                     manifest_size=record.size if record else None,
-                    real_name=real_name,
-                    file_type=file_type,
+                    real_name=f"{name.domain}/{name.relative_path}",
                 )
             )
         for record in records:
@@ -216,3 +218,36 @@ class LayoutBuilder:
                 taken[raw_path] = node
                 if suffix == "-wal" and database.backup == node.backup:
                     database.wal_source = node.source
+
+
+def unnamed_nodes(
+    backup_no: int, prefix: tuple[str, ...], payloads: Iterable[Payload], types: Mapping[str, FileType]
+) -> list[Node]:
+    """``other-data/<type folder>/<fileid>.<ext>`` for each unnamed payload, and those folders.
+
+    The file id makes each path unique; a second copy of the same payload (from
+    ``Snapshot/``) gets ``~snapshot``, a third ``~snapshot2``, and so on.
+    """
+    copies: dict[str, int] = {}
+    nodes: dict[tuple[str, ...], Node] = {}
+    for payload in payloads:
+        ftype = types[payload.file_id]
+        copy = copies[payload.file_id] = copies.get(payload.file_id, 0) + 1
+        leaf = payload.file_id + (f".{ftype.ext}" if ftype.ext else "")
+        if copy > 1:
+            leaf += "~snapshot" + (str(copy - 1) if copy > 2 else "")
+        folder = prefix + (OTHER_DATA, ftype.folder)
+        nodes.setdefault(folder, Node(path=folder, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555))
+        nodes[folder + (leaf,)] = Node(
+            path=folder + (leaf,),
+            kind=Kind.FILE,
+            mode=stat.S_IFREG | 0o444,
+            size=payload.size,
+            mtime_ns=payload.mtime_ns,
+            backup=backup_no,
+            source=payload.relpath,
+            file_id=payload.file_id,
+            origin=Origin.UNKNOWN,
+            file_type=f"{ftype.folder}/{ftype.ext}" if ftype.ext else ftype.folder,
+        )
+    return list(nodes.values())

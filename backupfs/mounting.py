@@ -89,24 +89,39 @@ def check_mountpoint(mountpoint: Path) -> None:
         raise MountError(f"cannot read mount point {mountpoint}: check its permissions.") from None
 
 
-def _run(index: Index, mountpoint: Path, options: dict[str, str | bool], on_ready: Callable[[], None] | None = None) -> None:
+def _run(
+    index: Index,
+    mountpoint: Path,
+    options: dict[str, str | bool],
+    finish_pending: Callable[[], None] | None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     import mfusepy
 
     from backupfs.fs import BackupFS
 
-    mfusepy.FUSE(BackupFS(index, on_ready=on_ready), str(mountpoint), foreground=True, **options)
+    operations = BackupFS(index, on_ready=on_ready, finish_pending=finish_pending)
+    mfusepy.FUSE(operations, str(mountpoint), foreground=True, **options)
 
 
 def mount(
-    index: Index, mountpoint: Path, options: dict[str, str | bool], foreground: bool, keep_stderr: bool = False
+    index: Index,
+    mountpoint: Path,
+    options: dict[str, str | bool],
+    foreground: bool,
+    keep_stderr: bool = False,
+    finish_pending: Callable[[], None] | None = None,
 ) -> None:
     """Mount ``index`` at ``mountpoint``; in the background unless ``foreground``.
+
+    ``finish_pending`` completes an index whose :attr:`Index.pending_dirs` are not known
+    yet; the filesystem runs it once mounted, so the mount is usable before it ends.
 
     A background filesystem keeps writing its log to the terminal's stderr only when
     ``keep_stderr`` (``-v``) asks for it; otherwise it is silent once mounted.
     """
     if foreground:
-        _run(index, mountpoint, options)
+        _run(index, mountpoint, options, finish_pending)
         return
     index.close()
     read_end, write_end = os.pipe()
@@ -126,7 +141,7 @@ def mount(
 
         code = 0
         try:
-            _run(index, mountpoint, options, on_ready=ready)
+            _run(index, mountpoint, options, finish_pending, on_ready=ready)
         except BaseException as exc:  # the parent turns this into one line
             os.write(write_end, f"error: {exc}\n".encode(errors="replace"))
             code = 1

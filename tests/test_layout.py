@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from backupfs.layout import LayoutBuilder, safe_component, safe_path
+from backupfs.layout import LayoutBuilder, safe_component, safe_path, unnamed_nodes
 from backupfs.naming import Name, Origin
 from backupfs.records import Kind, ManifestRecord
 from backupfs.sniff import FileType
@@ -31,7 +31,7 @@ def test_components_cannot_escape_or_vanish():
 def test_file_and_directory_at_the_same_path_both_stay_visible():
     names = {fid(1): Name("HomeDomain", "a", Origin.MANIFEST), fid(2): Name("HomeDomain", "a/b", Origin.MANIFEST)}
     builder = LayoutBuilder()
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, {}, [])
+    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, [])
     paths = {n.path: n for n in builder.nodes()}
     assert paths[("HomeDomain", "a")].kind is Kind.DIR
     assert paths[("HomeDomain", "a", "b")].file_id == fid(2)
@@ -41,18 +41,24 @@ def test_file_and_directory_at_the_same_path_both_stay_visible():
 def test_same_path_under_two_file_ids_keeps_both():
     names = {fid(1): Name("HomeDomain", "x", Origin.MANIFEST), fid(2): Name("HomeDomain", "x", Origin.MANIFEST)}
     builder = LayoutBuilder()
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, {}, [])
+    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, [])
     files = [n for n in builder.nodes() if n.kind is Kind.FILE]
     assert sorted(n.file_id for n in files) == [fid(1), fid(2)]
     assert len({n.path for n in files}) == 2
 
 
 def test_snapshot_copy_of_a_payload_is_kept():
-    builder = LayoutBuilder()
     types = {fid(1): FileType("images", "jpg")}
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(1), f"Snapshot/{fid(1)}")], {}, types, [])
-    files = sorted(n.path[-1] for n in builder.nodes() if n.kind is Kind.FILE)
-    assert files == [f"{fid(1)}.jpg", f"{fid(1)}.jpg~snapshot"]
+    copies = [payload(fid(1)), payload(fid(1), f"Snapshot/{fid(1)}"), payload(fid(1), f"Snapshot/x/{fid(1)}")]
+    files = sorted(n.path[-1] for n in unnamed_nodes(0, (), copies, types) if n.kind is Kind.FILE)
+    assert files == [f"{fid(1)}.jpg", f"{fid(1)}.jpg~snapshot", f"{fid(1)}.jpg~snapshot2"]
+
+
+def test_a_domain_called_other_data_cannot_mix_with_unnamed_files():
+    names = {fid(1): Name("other-data", "images/x.jpg", Origin.MANIFEST)}
+    builder = LayoutBuilder()
+    builder.add_backup(0, (), [payload(fid(1))], names, [])
+    assert [n.path for n in builder.nodes() if n.kind is Kind.FILE] == [("%6Fther-data", "images", "x.jpg")]
 
 
 def test_wal_sibling_is_renamed_and_linked_to_its_database():
@@ -61,7 +67,7 @@ def test_wal_sibling_is_renamed_and_linked_to_its_database():
         fid(2): Name("HomeDomain", "Library/SMS/sms.db-wal", Origin.CATALOG),
     }
     builder = LayoutBuilder()
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, {}, [])
+    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, [])
     paths = {n.path: n for n in builder.nodes()}
     database = paths[("HomeDomain", "Library", "SMS", "sms.db")]
     assert database.wal_source == f"{fid(2)[:2]}/{fid(2)}"
@@ -73,8 +79,8 @@ def test_unnamed_payloads_are_grouped_by_type_and_everything_is_read_only():
     types = {fid(1): FileType("databases", "sqlite"), fid(2): FileType("unknown", None)}
     builder = LayoutBuilder()
     records = [ManifestRecord(fid(9), "HomeDomain", "Library", Kind.DIR, mode=0o40755)]
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], {}, types, records)
-    nodes = {n.path: n for n in builder.nodes()}
+    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], {}, records)
+    nodes = {n.path: n for n in [*builder.nodes(), *unnamed_nodes(0, (), [payload(fid(1)), payload(fid(2))], types)]}
     assert ("other-data", "databases", f"{fid(1)}.sqlite") in nodes
     assert ("other-data", "unknown", fid(2)) in nodes
     assert all(n.mode & 0o222 == 0 for n in nodes.values())

@@ -1,0 +1,90 @@
+"""Typing after the mount is up: named files are served at once, other-data waits, never lies.
+
+These drive the filesystem's operations directly (no kernel in between) on a real
+index, so the moment typing finishes can be held back and each side of it observed.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from pathlib import Path
+
+import mfusepy
+import pytest
+
+from backups import UNNAMEABLE_APP, build
+from backupfs.build import build_index, finish_typing
+from backupfs.fs import BackupFS
+from backupfs.index import Index
+from backupfs.records import file_id
+from backupfs.source import find_backups
+from conftest import run_cli
+
+
+@pytest.fixture
+def pending_index(tmp_path: Path) -> tuple[Path, Index]:
+    source = tmp_path / "backup"
+    build(source, index="none")
+    index = build_index(find_backups(source), tmp_path / "cache", show_progress=False, type_later=True)
+    return source, index
+
+
+def test_a_new_index_leaves_unnamed_payloads_pending(pending_index: tuple[Path, Index]) -> None:
+    _, index = pending_index
+    assert index.pending_dirs == ["other-data"]
+    unnamed = {p.file_id for p in index.pending()}
+    assert file_id(UNNAMEABLE_APP, "Documents/store/ab12.db") in unnamed
+    assert file_id("HomeDomain", "Library/SMS/sms.db") not in unnamed  # named: placed already
+    assert index.lookup("HomeDomain/Library/SMS/sms.db") is not None
+    assert list(index.children("other-data")) == []
+
+
+def test_named_files_are_served_while_other_data_waits_for_typing(pending_index: tuple[Path, Index]) -> None:
+    _, index = pending_index
+    gate = threading.Event()
+
+    def finish() -> None:
+        gate.wait(timeout=30)
+        finish_typing(index.path, show_progress=False)
+
+    fs = BackupFS(index, finish_pending=finish)
+    fs.init("/")
+    assert fs.getattr("/HomeDomain/Library/SMS/sms.db")["st_size"] > 0
+    assert fs.getattr("/other-data")["st_mode"] & 0o040000  # the folder itself answers at once
+
+    listed: list[str] = []
+    reader = threading.Thread(target=lambda: listed.extend(name for name, _, _ in fs.readdir("/other-data", 0)))
+    reader.start()
+    reader.join(timeout=0.5)
+    assert reader.is_alive() and listed == []  # held, not answered with a short listing
+
+    gate.set()
+    reader.join(timeout=30)
+    assert sorted(listed) == sorted([".", "..", *{entry.path.split("/")[1] for entry in index.walk()
+                                                  if entry.path.startswith("other-data/")}])
+    assert "databases" in listed
+    db = f"/other-data/databases/{file_id(UNNAMEABLE_APP, 'Documents/store/ab12.db')}.sqlite"
+    assert fs.getattr(db)["st_size"] > 0
+    assert index.pending_dirs == [] and index.pending() == []
+
+
+def test_a_failure_to_type_answers_eio_and_keeps_the_rest(pending_index: tuple[Path, Index]) -> None:
+    _, index = pending_index
+
+    def finish() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    fs = BackupFS(index, finish_pending=finish)
+    fs.init("/")
+    with pytest.raises(mfusepy.FuseOSError) as failure:
+        list(fs.readdir("/other-data", 0))
+    assert failure.value.errno == errno.EIO
+    assert fs.getattr("/HomeDomain/Library/SMS/sms.db")["st_size"] > 0
+
+
+def test_typing_cut_short_is_finished_by_the_next_command(pending_index: tuple[Path, Index], tmp_path: Path) -> None:
+    source, index = pending_index  # as if the mount had been stopped before typing ended
+    info = run_cli("info", source, "--index-dir", tmp_path / "cache").stdout
+    assert "unnamed:    9 (" in info and "databases 1" in info
+    assert Index(index.path).pending_dirs == []
