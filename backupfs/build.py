@@ -187,34 +187,39 @@ def _signature(backups: list[Backup], catalog_stamp: str, other_indexes: list[Pa
 
 def _type_payloads(
     root: Path, encrypted: bool, payloads: Iterable[Payload], show_progress: bool | None
-) -> dict[str, FileType]:
-    """Sniff the head of each unnamed payload; reads run in parallel to overlap disk latency."""
+) -> dict[str, tuple[FileType, Payload]]:
+    """Sniff the head of each unnamed payload, and stat it on the way (it is open anyway).
+
+    Reads run in parallel to overlap disk latency. Returns each file id's type and its
+    payload with the real size and mtime filled in.
+    """
     todo = list({p.file_id: p for p in payloads}.values())
     if encrypted:
-        return {p.file_id: ENCRYPTED for p in todo}
+        return {p.file_id: (ENCRYPTED, p) for p in todo}
 
-    def one(payload: Payload) -> tuple[str, FileType]:
+    def one(payload: Payload) -> tuple[str, tuple[FileType, Payload]]:
         if not stat.S_ISREG(payload.st_mode):
-            return payload.file_id, NOT_A_FILE
+            return payload.file_id, (NOT_A_FILE, payload)
         try:
-            head = read_head(root / payload.relpath, HEAD_SIZE)
+            head, st = read_head(root / payload.relpath, HEAD_SIZE)
         except OSError as exc:
             log.info("cannot read %s to type it: %s", payload.relpath, exc)
-            return payload.file_id, NOT_A_FILE
-        return payload.file_id, sniff(head, payload.size)
+            return payload.file_id, (NOT_A_FILE, payload)
+        seen = Payload(payload.file_id, payload.relpath, st.st_size, st.st_mtime_ns, st.st_mode)
+        return payload.file_id, (sniff(head, st.st_size), seen)
 
-    def batch(payloads: list[Payload]) -> list[tuple[str, FileType]]:
+    def batch(payloads: list[Payload]) -> list[tuple[str, tuple[FileType, Payload]]]:
         return [one(payload) for payload in payloads]
 
     # Batches, not one task per file: a thread-pool task costs more than a cached read.
     batches = [todo[start : start + _BATCH] for start in range(0, len(todo), _BATCH)]
-    types: dict[str, FileType] = {}
+    typed: dict[str, tuple[FileType, Payload]] = {}
     with Progress("Typing unnamed files", len(todo), enabled=show_progress) as bar:
         with ThreadPoolExecutor(_READERS) as pool:
             for results in pool.map(batch, batches):
-                types.update(results)
+                typed.update(results)
                 bar.advance(len(results))
-    return types
+    return typed
 
 
 class _PhaseClock:
@@ -256,14 +261,6 @@ def _backup_stats(
         "named": dict(Counter(n.origin for n in names.values())),
         "unnamed": {},  # by type folder, once typed
         "missing_payloads": len(manifest_files - payload_ids),
-        "size_mismatches": sum(
-            1
-            for p in payloads
-            if (n := names.get(p.file_id)) is not None
-            and n.record is not None
-            and n.record.size is not None
-            and n.record.size != p.size
-        ),
     }
 
 
@@ -378,10 +375,12 @@ def finish_typing(path: Path, show_progress: bool | None = None) -> None:
         mine = [p for p in waiting if p.backup == number]
         if not mine:
             continue
-        payloads = [Payload(p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in mine]
-        types = _type_payloads(root, bool(stats[number]["encrypted"]), payloads, show_progress)
-        nodes += unnamed_nodes(number, mine[0].prefix, payloads, types)
-        stats[number]["unnamed"] = dict(Counter(types[p.file_id].folder for p in payloads))
+        listed = [Payload(p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in mine]
+        typed = _type_payloads(root, bool(stats[number]["encrypted"]), listed, show_progress)
+        types = {fid: ftype for fid, (ftype, _) in typed.items()}
+        seen = [p if p.relpath != typed[p.file_id][1].relpath else typed[p.file_id][1] for p in listed]
+        nodes += unnamed_nodes(number, mine[0].prefix, seen, types)
+        stats[number]["unnamed"] = dict(Counter(types[p.file_id].folder for p in listed))
         stats[number]["seconds"] = stats[number].get("seconds", {}) | {"type": clock.lap("type")}
     with _index_write_errors(path):
         complete_index(path, nodes, {"backups": stats})

@@ -13,12 +13,14 @@ import os
 import shutil
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 from backupfs import __version__
 from backupfs.build import build_index, finish_typing
+from backupfs.content import Contents
 from backupfs.errors import BackupfsError
 from backupfs.index import Index
 from backupfs.records import Kind
@@ -154,9 +156,20 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _size_mismatches(index: Index) -> Counter[int]:
+    """Per backup, payloads whose size differs from the one their index row records."""
+    contents = Contents(index.roots)
+    return Counter(
+        entry.backup
+        for entry in index.walk()
+        if entry.manifest_size is not None and contents.payload_stat(entry)[0] != entry.manifest_size
+    )
+
+
 def describe(index: Index) -> str:
     lines = []
-    for backup in index.meta["backups"]:
+    mismatches = _size_mismatches(index)
+    for number, backup in enumerate(index.meta["backups"]):
         named = sum(backup["named"].values())
         unnamed = sum(backup["unnamed"].values())
         device = backup["device_name"] or "unknown device"
@@ -181,8 +194,8 @@ def describe(index: Index) -> str:
         ]
         if backup["missing_payloads"]:
             lines.append(f"  missing:    {backup['missing_payloads']:,} files listed in the index have no payload")
-        if backup["size_mismatches"]:
-            lines.append(f"  truncated:  {backup['size_mismatches']:,} payloads differ from the size the index records")
+        if mismatches[number]:
+            lines.append(f"  truncated:  {mismatches[number]:,} payloads differ from the size the index records")
         if "seconds" in backup:
             phases = {"list": "listing", "read_index": "reading the index", "name": "naming", "type": "typing"}
             spent = ", ".join(f"{phases.get(k, k)} {v:.1f} s" for k, v in backup["seconds"].items())
@@ -206,14 +219,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     index = _open_index(args, args.source)
     writer = csv.writer(sys.stdout, dialect="excel" if args.csv else "excel-tab", lineterminator="\n")
     writer.writerow(REPORT_COLUMNS)
+    contents = Contents(index.roots)
     for entry in sorted(index.walk(), key=lambda e: (e.backup, e.real_name is None, e.real_name or "", e.file_id or "")):
         if entry.kind is not Kind.FILE:
             continue
         domain, _, path = (entry.real_name or "").partition("/")
+        size = contents.payload_stat(entry)[0]
         backup = index.roots[entry.backup]
-        writer.writerow(
-            (entry.file_id, domain, path, entry.origin, entry.file_type or "", entry.size, entry.path, backup)
-        )
+        writer.writerow((entry.file_id, domain, path, entry.origin, entry.file_type or "", size, entry.path, backup))
     return 0
 
 

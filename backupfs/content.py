@@ -18,14 +18,15 @@ from typing import Protocol
 from cachetools import LRUCache
 
 from backupfs.index import Entry
+from backupfs.source import UNKNOWN
 from backupfs.sourceio import open_source
 from backupfs.sqlite_view import SqliteView, needs_view, open_view
 
 _SQLITE_HEAD = 100
 _VIEW_CACHE_SIZE = 64
-# Computing a merged view's size means reading its whole -wal; sizes are tiny, so keep
-# far more of them than of the views themselves.
-_SIZE_CACHE_SIZE = 65536
+# Stats of payloads the index does not hold, and merged views' sizes (computing one means
+# reading a whole -wal): tiny entries, so far more of them than of the views themselves.
+_STAT_CACHE_SIZE = 65536
 
 
 class Reader(Protocol):
@@ -50,28 +51,53 @@ class Contents:
     def __init__(self, roots: list[Path]) -> None:
         self._roots = roots
         self._views: LRUCache[tuple[int, str], SqliteView | None] = LRUCache(maxsize=_VIEW_CACHE_SIZE)
-        self._sizes: LRUCache[tuple[int, str], int] = LRUCache(maxsize=_SIZE_CACHE_SIZE)
+        self._stats: LRUCache[tuple[int, str], tuple[int, int]] = LRUCache(maxsize=_STAT_CACHE_SIZE)
+        self._view_sizes: LRUCache[tuple[int, str], int] = LRUCache(maxsize=_STAT_CACHE_SIZE)
         self._lock = threading.Lock()
 
     def _source(self, entry: Entry, relpath: str) -> SourceFile:
         return SourceFile(self._roots[entry.backup] / relpath)
 
-    def size(self, entry: Entry) -> int:
-        """The size the mount shows: the payload's real size, or the merged view's."""
-        if entry.wal_source is None:
-            return entry.size
+    def payload_stat(self, entry: Entry) -> tuple[int, int]:
+        """``(size, mtime_ns)`` of the payload itself.
+
+        The index leaves out what the listing did not stat (see ``source.UNKNOWN``); it is
+        read from the source on first use and cached. A payload that has gone shows as
+        empty rather than vanishing from its folder.
+        """
+        size, mtime_ns = entry.size, entry.mtime_ns
+        if size != UNKNOWN and mtime_ns != UNKNOWN:
+            return size, mtime_ns
         key = (entry.backup, entry.source or "")
         with self._lock:
-            size = self._sizes.get(key)
-        if size is None:
+            known = self._stats.get(key)
+        if known is None:
+            try:
+                st = os.lstat(self._roots[entry.backup] / (entry.source or ""))
+                known = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                known = (0, 0)
+            with self._lock:
+                self._stats[key] = known
+        return (known[0] if size == UNKNOWN else size), (known[1] if mtime_ns == UNKNOWN else mtime_ns)
+
+    def stat(self, entry: Entry) -> tuple[int, int]:
+        """``(size, mtime_ns)`` as the mount shows them: a merged database view has its own size."""
+        size, mtime_ns = self.payload_stat(entry)
+        if entry.wal_source is None:
+            return size, mtime_ns
+        key = (entry.backup, entry.source or "")
+        with self._lock:
+            view_size = self._view_sizes.get(key)
+        if view_size is None:
             try:
                 view = self._merged_view(entry)
             except OSError:
-                return entry.size
-            size = entry.size if view is None else view.size
+                return size, mtime_ns
+            view_size = size if view is None else view.size
             with self._lock:
-                self._sizes[key] = size
-        return size
+                self._view_sizes[key] = view_size
+        return view_size, mtime_ns
 
     def open(self, entry: Entry) -> Reader:
         """A reader for one open() of ``entry``; raises OSError when the payload cannot be read."""

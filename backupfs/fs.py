@@ -107,8 +107,8 @@ class BackupFS(fuse.Operations):
 
     def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
         entry = self._entry(path)
-        size = self.contents.size(entry) if entry.kind is Kind.FILE else entry.size
-        mtime = entry.mtime_ns or self._mounted_ns
+        size, mtime = self.contents.stat(entry) if entry.kind is Kind.FILE else (entry.size, entry.mtime_ns)
+        mtime = mtime or self._mounted_ns
         return {
             "st_mode": entry.mode,
             "st_nlink": 2 if entry.kind is Kind.DIR else 1,
@@ -189,7 +189,7 @@ class BackupFS(fuse.Operations):
             attrs[XATTR_FILEID] = entry.file_id
         if entry.origin:
             attrs[XATTR_ORIGIN] = entry.origin
-        if entry.manifest_size is not None and entry.manifest_size != entry.size:
+        if entry.manifest_size is not None and entry.manifest_size != self.contents.payload_stat(entry)[0]:
             attrs[XATTR_MANIFEST_SIZE] = str(entry.manifest_size)
         return attrs
 

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from backupfs.layout import OTHER_DATA, Node
 from backupfs.records import Kind
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);

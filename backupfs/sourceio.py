@@ -22,6 +22,19 @@ def open_source(path: str | os.PathLike[str]) -> int:
     Anything that is not a regular file (a FIFO, a socket, a device) is refused with
     EIO after a non-blocking open, so a crafted backup cannot hang or redirect a read.
     """
+    return _open_regular(path)[0]
+
+
+def read_head(path: str | os.PathLike[str], size: int) -> tuple[bytes, os.stat_result]:
+    """The first ``size`` bytes of a source file, and its stat (free once it is open)."""
+    fd, st = _open_regular(path)
+    try:
+        return os.pread(fd, size, 0), st
+    finally:
+        os.close(fd)
+
+
+def _open_regular(path: str | os.PathLike[str]) -> tuple[int, os.stat_result]:
     try:
         fd = os.open(path, _BASE_FLAGS | _NOATIME)
     except PermissionError:
@@ -31,19 +44,10 @@ def open_source(path: str | os.PathLike[str]) -> int:
             raise
         fd = os.open(path, _BASE_FLAGS)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EIO, "not a regular file", str(path))
     except BaseException:
         os.close(fd)
         raise
-    return fd
-
-
-def read_head(path: str | os.PathLike[str], size: int) -> bytes:
-    """The first ``size`` bytes of a source file."""
-    fd = open_source(path)
-    try:
-        return os.pread(fd, size, 0)
-    finally:
-        os.close(fd)
-
+    return fd, st

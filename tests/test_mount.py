@@ -102,6 +102,9 @@ def test_without_index_every_payload_is_reachable_and_names_are_proven(tmp_path,
         shown = seen[file_id(spec.domain, spec.relative_path)]
         if not spec.relative_path.endswith(".db"):
             assert shown.read_bytes() == spec.content, shown
+            # Not stat'ed while listing: size and time come from the payload when shown.
+            source = os.stat(backup.payload_path(spec))
+            assert (shown.stat().st_size, shown.stat().st_mtime_ns) == (len(spec.content), source.st_mtime_ns)
         if spec.domain != UNNAMEABLE_APP and catalog.lookup(file_id(spec.domain, spec.relative_path)):
             assert mounted_path(mnt, spec.domain, spec.relative_path).is_file()
     assert (mnt / "HomeDomain/Library/SMS/sms.db").is_file()
