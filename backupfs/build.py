@@ -89,7 +89,7 @@ def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None)
         except OSError as exc:
             return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
         with Progress("Reading Manifest.db", 0, enabled=show_progress) as bar:
-            result = read_manifest_db(copy, bar.update)
+            result = read_manifest_db(copy, bar.update, name=backup.index_path.name)
         if not result.complete:
             result = _with_salvaged_rows(result, copy)
     else:

@@ -28,12 +28,15 @@ _QUERY = "SELECT rowid, fileID, domain, relativePath, flags, file FROM Files WHE
 _NO_META = MBFileMeta()
 
 
-def read_manifest_db(path: Path, progress: Callable[[int, int], None] | None = None) -> IndexReadResult:
+def read_manifest_db(
+    path: Path, progress: Callable[[int, int], None] | None = None, name: str | None = None
+) -> IndexReadResult:
     """Every usable row of ``Files``; damage is reported in the result, never raised.
 
     ``progress(rows_done, rows_expected)`` is called as rows are decoded, for a progress bar.
+    ``name`` is what messages call the file (``path`` may be a private copy in the cache).
     """
-    name = path.name
+    name = name or path.name
     try:
         conn = sqlite3.connect(_readonly_uri(path), uri=True)
     except sqlite3.Error as exc:
