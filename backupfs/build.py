@@ -17,12 +17,14 @@ import stat
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from backupfs import __version__
@@ -31,7 +33,7 @@ from backupfs.catalog import Catalog
 from backupfs.content import snapshot_database
 from backupfs.errors import BackupfsError
 from backupfs.index import FORMAT_VERSION, Index, PendingPayload, complete_index, write_index
-from backupfs.layout import OTHER_DATA, LayoutBuilder, safe_component, unnamed_nodes
+from backupfs.layout import OTHER_DATA, LayoutBuilder, Node, safe_component, unnamed_nodes
 from backupfs.manifest_db import read_manifest_db, read_manifest_names
 from backupfs.manifest_mbdb import read_manifest_mbdb
 from backupfs.naming import Origin, OpenDatabase, harvest_names, name_generated, name_payloads
@@ -50,6 +52,7 @@ NOT_A_FILE = FileType("unknown", None)
 # heads, 2 threads took 3.7 s cold / 1.7 s warm, 4 threads 3.6 s / 2.4 s, 16 threads 4.7 s / 2.7 s.
 _READERS = 2
 _BATCH = 128
+_TYPING_CHUNK = 4096
 
 
 def default_index_dir() -> Path:
@@ -185,9 +188,7 @@ def _signature(backups: list[Backup], catalog_stamp: str, other_indexes: list[Pa
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()
 
 
-def _type_payloads(
-    root: Path, encrypted: bool, payloads: Iterable[Payload], show_progress: bool | None
-) -> dict[str, tuple[FileType, Payload]]:
+def _type_payloads(root: Path, encrypted: bool, payloads: Iterable[Payload]) -> dict[str, tuple[FileType, Payload]]:
     """Sniff the head of each unnamed payload, and stat it on the way (it is open anyway).
 
     Reads run in parallel to overlap disk latency. Returns each file id's type and its
@@ -213,13 +214,8 @@ def _type_payloads(
 
     # Batches, not one task per file: a thread-pool task costs more than a cached read.
     batches = [todo[start : start + _BATCH] for start in range(0, len(todo), _BATCH)]
-    typed: dict[str, tuple[FileType, Payload]] = {}
-    with Progress("Typing unnamed files", len(todo), enabled=show_progress) as bar:
-        with ThreadPoolExecutor(_READERS) as pool:
-            for results in pool.map(batch, batches):
-                typed.update(results)
-                bar.advance(len(results))
-    return typed
+    with ThreadPoolExecutor(_READERS) as pool:
+        return dict(pair for results in pool.map(batch, batches) for pair in results)
 
 
 class _PhaseClock:
@@ -358,32 +354,102 @@ def build_index(
     return Index(path)
 
 
+def build_index_apart(*args: Any, **kwargs: Any) -> Index:
+    """:func:`build_index` in a child process; the caller only opens the finished file.
+
+    A build holds every name of the backup in Python objects. The process that goes on to
+    serve the mount would keep that memory for the life of the mount (a forked server
+    inherits it too), so the build runs in a process of its own that exits when done.
+    Errors come back as the same one-line :class:`BackupfsError`.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the builder
+        os.close(read_end)
+        code, reply = 0, b""
+        try:
+            index = build_index(*args, **kwargs)
+            reply = b"ok\0" + os.fsencode(index.path)
+        except BackupfsError as exc:
+            code, reply = 1, b"error\0" + str(exc).encode(errors="replace")
+        except KeyboardInterrupt:
+            code = 130
+        except BaseException:
+            code, reply = 2, b"crash\0" + traceback.format_exc().encode(errors="replace")
+        with os.fdopen(write_end, "wb") as out:
+            out.write(reply)
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as replies:
+        reply = replies.read()
+    os.waitpid(pid, 0)
+    kind, _, detail = reply.partition(b"\0")
+    if kind == b"ok":
+        return Index(Path(os.fsdecode(detail)))
+    if kind == b"error":
+        raise BackupfsError(detail.decode())
+    if kind == b"crash":
+        raise RuntimeError(f"building the index failed:\n{detail.decode()}")
+    raise KeyboardInterrupt
+
+
 def finish_typing(path: Path, show_progress: bool | None = None) -> None:
     """Type the unnamed payloads of the index at ``path`` and place them under ``other-data``.
 
     Runs after the mount is up when mounting (the named tree does not depend on it), or
-    before returning for commands that report on every file.
+    before returning for commands that report on every file. Payloads are typed and
+    written a chunk at a time, so memory does not grow with the size of the backup.
     """
     index = Index(path)
     try:
-        roots, stats, waiting = index.roots, index.meta["backups"], index.pending()
+        roots, stats = index.roots, index.meta["backups"]
+        counts: list[Counter[str]] = [Counter() for _ in roots]
+        clock = _PhaseClock()
+
+        def nodes(bar: Progress) -> Iterator[Node]:
+            placed_folders: set[tuple[str, ...]] = set()
+            for chunk in _chunks(index.pending(), _TYPING_CHUNK):
+                number, prefix = chunk[0].backup, chunk[0].prefix
+                listed = [Payload(p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in chunk]
+                typed = _type_payloads(roots[number], bool(stats[number]["encrypted"]), listed)
+                types = {fid: ftype for fid, (ftype, _) in typed.items()}
+                seen = [typed[p.file_id][1] if typed[p.file_id][1].relpath == p.relpath else p for p in listed]
+                counts[number].update(types[p.file_id].folder for p in listed)
+                for node in unnamed_nodes(number, prefix, seen, types):
+                    if node.kind is Kind.DIR:
+                        if node.path in placed_folders:
+                            continue
+                        placed_folders.add(node.path)
+                    yield node
+                bar.advance(len(chunk))
+
+        def meta() -> dict[str, object]:
+            seconds = clock.lap("type")
+            for number, backup_stats in enumerate(stats):
+                if counts[number]:
+                    backup_stats["unnamed"] = dict(counts[number])
+                    backup_stats["seconds"] = backup_stats.get("seconds", {}) | {"type": seconds}
+            return {"backups": stats}
+
+        with Progress("Typing unnamed files", index.pending_count(), enabled=show_progress) as bar:
+            with _index_write_errors(path):
+                complete_index(path, nodes(bar), meta)
     finally:
         index.close()
-    nodes = []
-    for number, root in enumerate(roots):
-        clock = _PhaseClock()
-        mine = [p for p in waiting if p.backup == number]
-        if not mine:
-            continue
-        listed = [Payload(p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in mine]
-        typed = _type_payloads(root, bool(stats[number]["encrypted"]), listed, show_progress)
-        types = {fid: ftype for fid, (ftype, _) in typed.items()}
-        seen = [p if p.relpath != typed[p.file_id][1].relpath else typed[p.file_id][1] for p in listed]
-        nodes += unnamed_nodes(number, mine[0].prefix, seen, types)
-        stats[number]["unnamed"] = dict(Counter(types[p.file_id].folder for p in listed))
-        stats[number]["seconds"] = stats[number].get("seconds", {}) | {"type": clock.lap("type")}
-    with _index_write_errors(path):
-        complete_index(path, nodes, {"backups": stats})
+
+
+def _chunks(pending: Iterable[PendingPayload], size: int) -> Iterator[list[PendingPayload]]:
+    """Runs of about ``size`` payloads of one backup; copies of a payload never straddle two."""
+    chunk: list[PendingPayload] = []
+    for payload in pending:
+        if chunk and (
+            payload.backup != chunk[-1].backup or (len(chunk) >= size and payload.file_id != chunk[-1].file_id)
+        ):
+            yield chunk
+            chunk = []
+        chunk.append(payload)
+    if chunk:
+        yield chunk
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from backupfs import __version__
-from backupfs.build import build_index, finish_typing
+from backupfs.build import build_index, build_index_apart, finish_typing
 from backupfs.content import Contents
 from backupfs.errors import BackupfsError
 from backupfs.index import Index
@@ -112,15 +112,16 @@ def _invocation() -> str:
     return f"{sys.executable} -m backupfs"
 
 
-def _open_index(args: argparse.Namespace, source: Path, type_later: bool = False) -> Index:
-    return build_index(
-        find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from, type_later=type_later
-    )
+def _open_index(args: argparse.Namespace, source: Path) -> Index:
+    return build_index(find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from)
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
     check_mountpoint(args.mountpoint)
-    index = _open_index(args, args.source, type_later=True)
+    # Built apart, so the filesystem process stays small; typing finishes once it is up.
+    index = build_index_apart(
+        find_backups(args.source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from, type_later=True
+    )
     for line in _notes(index):
         print(f"backupfs: note: {line}", file=sys.stderr)
     backups = index.meta["backups"]

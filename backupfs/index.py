@@ -129,17 +129,18 @@ def write_index(
     _write_atomically(path, None, fill)
 
 
-def complete_index(path: Path, nodes: Iterable[Node], meta: dict[str, object]) -> None:
+def complete_index(path: Path, nodes: Iterable[Node], meta: Callable[[], dict[str, object]]) -> None:
     """Replace the index at ``path`` by a copy holding ``nodes`` instead of its pending payloads.
 
-    Readers of the old file keep reading it (it is never modified in place); a reader
-    that calls :meth:`Index.refresh` moves to the new one.
+    ``nodes`` may be produced as they are consumed, and ``meta()`` is called once they
+    all are, so whatever is learnt on the way can be recorded. Readers of the old file keep
+    reading it (it is never modified in place); :meth:`Index.refresh` moves to the new one.
     """
 
     def fill(conn: sqlite3.Connection) -> None:
         _insert_nodes(conn, nodes)
         conn.execute("DELETE FROM pending")
-        _set_meta(conn, {**meta, "pending_dirs": []})
+        _set_meta(conn, {**meta(), "pending_dirs": []})
 
     _write_atomically(path, path, fill)
 
@@ -220,10 +221,16 @@ class Index:
         """Folders whose content is not known yet: unnamed payloads still to be typed."""
         return list(self.meta.get("pending_dirs", []))
 
-    def pending(self) -> list[PendingPayload]:
-        """The unnamed payloads still to be typed, in the order they were listed."""
-        rows = self._conn().execute("SELECT backup, prefix, file_id, source, size, mtime_ns, mode FROM pending")
-        return [PendingPayload(b, tuple(json.loads(prefix)), *rest) for b, prefix, *rest in rows]
+    def pending(self) -> Iterator[PendingPayload]:
+        """The unnamed payloads still to be typed, by backup then file id (copies side by side)."""
+        rows = self._conn().execute(
+            "SELECT backup, prefix, file_id, source, size, mtime_ns, mode FROM pending ORDER BY backup, file_id"
+        )
+        for backup, prefix, *rest in rows:
+            yield PendingPayload(backup, tuple(json.loads(prefix)), *rest)
+
+    def pending_count(self) -> int:
+        return self._conn().execute("SELECT count(*) FROM pending").fetchone()[0]
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -7,14 +7,17 @@ index, so the moment typing finishes can be held back and each side of it observ
 from __future__ import annotations
 
 import errno
+import shutil
 import threading
 from pathlib import Path
 
 import mfusepy
 import pytest
 
+import backupfs.build
 from backups import UNNAMEABLE_APP, build
-from backupfs.build import build_index, finish_typing
+from backupfs.build import build_index, build_index_apart, finish_typing
+from backupfs.errors import BackupfsError
 from backupfs.fs import BackupFS
 from backupfs.index import Index
 from backupfs.records import file_id
@@ -66,7 +69,7 @@ def test_named_files_are_served_while_other_data_waits_for_typing(pending_index:
     assert "databases" in listed
     db = f"/other-data/databases/{file_id(UNNAMEABLE_APP, 'Documents/store/ab12.db')}.sqlite"
     assert fs.getattr(db)["st_size"] > 0
-    assert index.pending_dirs == [] and index.pending() == []
+    assert index.pending_dirs == [] and list(index.pending()) == []
 
 
 def test_a_failure_to_type_answers_eio_and_keeps_the_rest(pending_index: tuple[Path, Index]) -> None:
@@ -88,3 +91,29 @@ def test_typing_cut_short_is_finished_by_the_next_command(pending_index: tuple[P
     info = run_cli("info", source, "--index-dir", tmp_path / "cache").stdout
     assert "unnamed:    9 (" in info and "databases 1" in info
     assert Index(index.path).pending_dirs == []
+
+
+def test_typing_in_small_chunks_keeps_every_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "backup"
+    backup = build(source, index="none")
+    spec = next(s for s in backup.files if s.domain == UNNAMEABLE_APP and s.relative_path.endswith("ab12.db"))
+    fid = file_id(spec.domain, spec.relative_path)
+    (source / "Snapshot" / fid[:2]).mkdir(parents=True)
+    shutil.copy(backup.payload_path(spec), source / "Snapshot" / fid[:2] / fid)
+    monkeypatch.setattr(backupfs.build, "_TYPING_CHUNK", 1)  # a chunk boundary between every payload
+    index = build_index(find_backups(source), tmp_path / "cache", show_progress=False)
+    shown = sorted(e.path for e in index.walk() if e.file_id == fid)
+    assert shown == [f"other-data/databases/{fid}.sqlite", f"other-data/databases/{fid}.sqlite~snapshot"]
+    unnamed = [e for e in index.walk() if e.origin == "unknown"]
+    assert len(unnamed) == 10 and len({e.path for e in unnamed}) == 10
+
+
+def test_an_index_built_apart_comes_back_ready_or_as_one_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "backup"
+    build(source, index="none")
+    index = build_index_apart(find_backups(source), tmp_path / "cache", show_progress=False, type_later=True)
+    assert index.pending_dirs == ["other-data"] and index.lookup("HomeDomain/Library/SMS/sms.db") is not None
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    with pytest.raises(BackupfsError, match="cannot create the index folder .* --index-dir"):
+        build_index_apart(find_backups(source), blocked / "cache", show_progress=False)
