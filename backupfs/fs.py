@@ -128,8 +128,8 @@ class BackupFS(fuse.Operations):
             raise fuse.FuseOSError(errno.ENOTDIR)
         yield ".", {"st_mode": stat.S_IFDIR}, 0
         yield "..", {"st_mode": stat.S_IFDIR}, 0
-        for child in self.index.children(entry.path):
-            yield child.path.rpartition("/")[2], {"st_mode": child.mode}, 0
+        for name, mode in self.index.listing(entry.path):
+            yield name, mode, 0  # a bare mode is the cheapest form mfusepy accepts
 
     def readlink(self, path: str) -> str:
         entry = self._entry(path)

@@ -256,11 +256,14 @@ class Index:
         )
         return None if row is None else self._entry(parent, row)
 
-    def children(self, path: str) -> Iterator[Entry]:
-        """The entries directly inside directory ``path``."""
-        rows = self._conn().execute(f"SELECT {_COLUMNS} FROM nodes WHERE parent=?", (_encode(path),)).fetchall()
-        for row in rows:
-            yield self._entry(path, row)
+    def listing(self, path: str) -> list[tuple[str, int]]:
+        """``(name, mode)`` of each entry directly inside directory ``path``.
+
+        What a directory listing needs and no more: building full entries costs ten
+        times as much, and a walk of the mount lists every entry.
+        """
+        rows = self._conn().execute("SELECT name, mode FROM nodes WHERE parent=?", (_encode(path),)).fetchall()
+        return [(name.decode("utf-8", "surrogateescape"), mode) for name, mode in rows]
 
     def walk(self) -> Iterator[Entry]:
         """Every entry, for reports and tests."""

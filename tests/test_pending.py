@@ -40,7 +40,7 @@ def test_a_new_index_leaves_unnamed_payloads_pending(pending_index: tuple[Path, 
     assert file_id(UNNAMEABLE_APP, "Documents/store/ab12.db") in unnamed
     assert file_id("HomeDomain", "Library/SMS/sms.db") not in unnamed  # named: placed already
     assert index.lookup("HomeDomain/Library/SMS/sms.db") is not None
-    assert list(index.children("other-data")) == []
+    assert index.listing("other-data") == []
 
 
 def test_named_files_are_served_while_other_data_waits_for_typing(pending_index: tuple[Path, Index]) -> None:
