@@ -320,7 +320,8 @@ def build_index(
     layout = LayoutBuilder()
     stats = []
     pending: list[PendingPayload] = []
-    for number, (backup, prefix) in enumerate(zip(backups, _prefixes(backups))):
+    prefixes = _prefixes(backups)
+    for number, (backup, prefix) in enumerate(zip(backups, prefixes)):
         clock = _PhaseClock()
         payloads = list(backup.payloads())
         clock.lap("list")
@@ -335,7 +336,7 @@ def build_index(
             name_generated(names, payload_ids)
             clock.lap("name")
         unnamed = [
-            PendingPayload(number, prefix, p.file_id, p.relpath, p.size, p.mtime_ns, p.st_mode)
+            PendingPayload(number, p.file_id, p.relpath, p.size, p.mtime_ns, p.st_mode)
             for p in payloads
             if p.file_id not in names
         ]
@@ -348,7 +349,8 @@ def build_index(
         stats.append(_backup_stats(backup, payloads, names, state, result.records) | {"seconds": clock.laps})
         log.info("%s: %s", backup.root, ", ".join(f"{phase} {secs:.2f} s" for phase, secs in clock.laps.items()))
     with _index_write_errors(path):
-        write_index(path, [b.root for b in backups], layout.nodes(), {"signature": signature, "backups": stats}, pending)
+        meta = {"signature": signature, "backups": stats}
+        write_index(path, [b.root for b in backups], layout.nodes(), meta, pending, prefixes)
     if pending and not type_later:
         finish_typing(path, show_progress)
     return Index(path)
@@ -402,20 +404,20 @@ def finish_typing(path: Path, show_progress: bool | None = None) -> None:
     """
     index = Index(path)
     try:
-        roots, stats = index.roots, index.meta["backups"]
+        roots, prefixes, stats = index.roots, index.prefixes, index.meta["backups"]
         counts: list[Counter[str]] = [Counter() for _ in roots]
         clock = _PhaseClock()
 
         def nodes(bar: Progress) -> Iterator[Node]:
             placed_folders: set[tuple[str, ...]] = set()
             for chunk in _chunks(index.pending(), _TYPING_CHUNK):
-                number, prefix = chunk[0].backup, chunk[0].prefix
+                number = chunk[0].backup
                 listed = [Payload(p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in chunk]
                 typed = _type_payloads(roots[number], bool(stats[number]["encrypted"]), listed)
                 types = {fid: ftype for fid, (ftype, _) in typed.items()}
                 seen = [typed[p.file_id][1] if typed[p.file_id][1].relpath == p.relpath else p for p in listed]
                 counts[number].update(types[p.file_id].folder for p in listed)
-                for node in unnamed_nodes(number, prefix, seen, types):
+                for node in unnamed_nodes(number, prefixes[number], seen, types):
                     if node.kind is Kind.DIR:
                         if node.path in placed_folders:
                             continue

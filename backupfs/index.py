@@ -26,11 +26,11 @@ from urllib.parse import quote
 from backupfs.layout import OTHER_DATA, Node
 from backupfs.records import Kind
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE backups(no INTEGER PRIMARY KEY, root TEXT NOT NULL);
+CREATE TABLE backups(no INTEGER PRIMARY KEY, root TEXT NOT NULL, prefix TEXT NOT NULL);
 CREATE TABLE nodes(
     parent BLOB NOT NULL,
     name BLOB NOT NULL,
@@ -51,7 +51,6 @@ CREATE TABLE nodes(
 ) WITHOUT ROWID;
 CREATE TABLE pending(
     backup INTEGER NOT NULL,
-    prefix TEXT NOT NULL,
     file_id TEXT NOT NULL,
     source TEXT NOT NULL,
     size INTEGER NOT NULL,
@@ -102,7 +101,6 @@ class PendingPayload:
     """An unnamed payload waiting to be typed, then placed under ``other-data``."""
 
     backup: int
-    prefix: tuple[str, ...]
     file_id: str
     source: str
     size: int
@@ -111,19 +109,32 @@ class PendingPayload:
 
 
 def write_index(
-    path: Path, roots: list[Path], nodes: Iterable[Node], meta: dict[str, object], pending: Iterable[PendingPayload] = ()
+    path: Path,
+    roots: list[Path],
+    nodes: Iterable[Node],
+    meta: dict[str, object],
+    pending: Iterable[PendingPayload] = (),
+    prefixes: list[tuple[str, ...]] | None = None,
 ) -> None:
-    """Write an index atomically at ``path``; it is complete once no payload is ``pending``."""
+    """Write an index atomically at ``path``; it is complete once no payload is ``pending``.
+
+    ``prefixes`` are the folders each backup is shown in (none when there is one backup).
+    """
     pending = list(pending)
+    prefixes = prefixes or [()] * len(roots)
 
     def fill(conn: sqlite3.Connection) -> None:
         conn.executescript(_SCHEMA)
-        conn.executemany("INSERT INTO backups VALUES (?, ?)", [(no, str(root)) for no, root in enumerate(roots)])
-        _set_meta(conn, {**meta, "format_version": FORMAT_VERSION, "pending_dirs": _pending_dirs(pending)})
+        conn.executemany(
+            "INSERT INTO backups VALUES (?, ?, ?)",
+            [(no, str(root), json.dumps(prefix)) for no, (root, prefix) in enumerate(zip(roots, prefixes))],
+        )
+        pending_dirs = sorted({"/".join((*prefixes[p.backup], OTHER_DATA)) for p in pending})
+        _set_meta(conn, {**meta, "format_version": FORMAT_VERSION, "pending_dirs": pending_dirs})
         _insert_nodes(conn, nodes)
         conn.executemany(
-            "INSERT INTO pending VALUES (?,?,?,?,?,?,?)",
-            ((p.backup, json.dumps(p.prefix), p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in pending),
+            "INSERT INTO pending VALUES (?,?,?,?,?,?)",
+            ((p.backup, p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in pending),
         )
 
     _write_atomically(path, None, fill)
@@ -143,10 +154,6 @@ def complete_index(path: Path, nodes: Iterable[Node], meta: Callable[[], dict[st
         _set_meta(conn, {**meta(), "pending_dirs": []})
 
     _write_atomically(path, path, fill)
-
-
-def _pending_dirs(pending: list[PendingPayload]) -> list[str]:
-    return sorted({"/".join((*p.prefix, OTHER_DATA)) for p in pending})
 
 
 def _set_meta(conn: sqlite3.Connection, meta: dict[str, object]) -> None:
@@ -213,7 +220,9 @@ class Index:
         """Move to the file now at ``path`` (after :func:`complete_index` replaced it)."""
         self._generation += 1
         conn = self._conn()
-        self.roots = [Path(root) for (root,) in conn.execute("SELECT root FROM backups ORDER BY no")]
+        backups = conn.execute("SELECT root, prefix FROM backups ORDER BY no").fetchall()
+        self.roots = [Path(root) for root, _ in backups]
+        self.prefixes = [tuple(json.loads(prefix)) for _, prefix in backups]
         self.meta = {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
 
     @property
@@ -224,10 +233,10 @@ class Index:
     def pending(self) -> Iterator[PendingPayload]:
         """The unnamed payloads still to be typed, by backup then file id (copies side by side)."""
         rows = self._conn().execute(
-            "SELECT backup, prefix, file_id, source, size, mtime_ns, mode FROM pending ORDER BY backup, file_id"
+            "SELECT backup, file_id, source, size, mtime_ns, mode FROM pending ORDER BY backup, file_id"
         )
-        for backup, prefix, *rest in rows:
-            yield PendingPayload(backup, tuple(json.loads(prefix)), *rest)
+        for row in rows:
+            yield PendingPayload(*row)
 
     def pending_count(self) -> int:
         return self._conn().execute("SELECT count(*) FROM pending").fetchone()[0]
