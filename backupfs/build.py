@@ -140,6 +140,17 @@ def _names_from_other_backups(indexes: list[Path], workdir: Path) -> list[tuple[
     return names
 
 
+def _listed(backup: Backup, show_progress: bool | None) -> list[Payload]:
+    payloads = []
+    with Progress("Listing payloads", 0, enabled=show_progress) as bar:
+        for payload in backup.payloads():
+            payloads.append(payload)
+            if len(payloads) % 4096 == 0:
+                bar.update(len(payloads), 0)
+        bar.update(len(payloads), 0)
+    return payloads
+
+
 def _database_opener(backup: Backup, payloads: list[Payload], workdir: Path) -> OpenDatabase:
     """Open payload databases for harvesting, through a private copy in the cache."""
     relpaths = {p.file_id: p.relpath for p in payloads if stat.S_ISREG(p.st_mode)}
@@ -323,17 +334,21 @@ def build_index(
     prefixes = _prefixes(backups)
     for number, (backup, prefix) in enumerate(zip(backups, prefixes)):
         clock = _PhaseClock()
-        payloads = list(backup.payloads())
+        payloads = _listed(backup, show_progress)
         clock.lap("list")
         with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
             result, state = read_index(backup, Path(workdir), show_progress)
             clock.lap("read_index")
             payload_ids = {p.file_id for p in payloads}
-            others = _names_from_other_backups(other_indexes[number], Path(workdir))
-            index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
-            names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids, others, index_origin)
-            harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
-            name_generated(names, payload_ids)
+            with Progress("Naming files", len(payload_ids), enabled=show_progress) as bar:
+                others = _names_from_other_backups(other_indexes[number], Path(workdir))
+                index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
+                names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids, others, index_origin)
+                bar.update(len(names), len(payload_ids))
+                harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
+                bar.update(len(names), len(payload_ids))
+                name_generated(names, payload_ids)
+                bar.update(len(names), len(payload_ids))
             clock.lap("name")
         unnamed = [
             PendingPayload(number, p.file_id, p.relpath, p.size, p.mtime_ns, p.st_mode)

@@ -8,7 +8,10 @@ from typing import TextIO
 
 
 class Progress:
-    """Count, rate and time left for one stage of work, redrawn at most 10 times a second."""
+    """Count, rate and time left for one stage of work, redrawn at most 10 times a second.
+
+    A ``total`` of 0 means not known in advance (a folder being listed): count and rate only.
+    """
 
     def __init__(self, label: str, total: int, stream: TextIO | None = None, enabled: bool | None = None) -> None:
         self.label = label
@@ -34,12 +37,13 @@ class Progress:
     def _draw(self, now: float) -> None:
         elapsed = max(now - self._start, 1e-6)
         rate = self.done / elapsed
-        left = (self.total - self.done) / rate if rate > 0 else 0.0
-        share = self.done / self.total if self.total else 1.0
-        bar = "#" * int(share * 30)
-        self.stream.write(
-            f"\r{self.label}: [{bar:<30}] {self.done:,}/{self.total:,} {rate:,.0f}/s, {left:4.0f} s left "
-        )
+        if self.total:
+            left = max(self.total - self.done, 0) / rate if rate > 0 else 0.0
+            bar = "#" * int(min(self.done / self.total, 1.0) * 30)
+            line = f"{self.label}: [{bar:<30}] {self.done:,}/{self.total:,} {rate:,.0f}/s, {left:4.0f} s left "
+        else:
+            line = f"{self.label}: {self.done:,} {rate:,.0f}/s "
+        self.stream.write("\r" + line)
         self.stream.flush()
 
     def close(self) -> None:
