@@ -1,13 +1,19 @@
-"""MBFile archives: what the writer builds decodes back; hostile bytes give ValueError only."""
+"""MBFile archives: what the writer builds decodes back; hostile bytes give ValueError only.
+
+The shape cache must give exactly what plistlib gives (``_decode_plistlib``, the reference
+the module falls back to) for every well-formed archive, never another blob's values.
+"""
 
 from __future__ import annotations
 
+import itertools
 import plistlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backupfs import mbfile
 from backupfs.mbfile import MBFileMeta, decode_mbfile, encode_mbfile
 
 
@@ -144,3 +150,174 @@ def test_fuzz_damaged_valid_archive(changes: list[tuple[int, int]], cut: int) ->
         blob[position] = value
     _decode_or_value_error(bytes(blob))
     _decode_or_value_error(bytes(blob[:cut]))
+
+
+# --- the shape cache: same answers as plistlib, fast path really taken -------------------
+
+_INT64 = st.integers(-(2**63), 2**63 - 1)
+# Small values collide often, so plistlib shares integer objects (other root dict bytes);
+# values up to 2**64 - 1 make plistlib write 16-byte integers.
+_PLIST_INT = st.one_of(st.integers(0, 3), st.integers(0, 2**64 - 1), _INT64)
+_TEXT = st.one_of(st.sampled_from(["$null", "", "a", "x" * 14, "y" * 15, "z" * 300, "../tärget", "日本"]),
+                  st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
+_NUMBER_FIELDS = ("LastModified", "Birth", "LastStatusChange", "Size", "Mode", "UserID", "GroupID", "InodeNumber",
+                  "Flags", "ProtectionClass")
+
+
+def _reference(blob: bytes) -> MBFileMeta:
+    return mbfile._decode_plistlib(blob)
+
+
+def _device_archive(numbers: dict[str, int], path: str, target: str | None, key: bytes | None,
+                    sort_keys: bool = True) -> bytes:
+    """An MBFile archive as plistlib writes it: minimal-width integers, shared equal values."""
+    root: dict[str, object] = dict(numbers)
+    objects: list[object] = ["$null", root, path]
+    root["RelativePath"] = plistlib.UID(2)
+    if target is not None:
+        root["Target"] = plistlib.UID(len(objects))
+        objects.append(target)
+    if key is not None:
+        root["EncryptionKey"] = plistlib.UID(len(objects))
+        objects.append({"NS.data": key, "$class": plistlib.UID(len(objects) + 1)})
+        objects.append({"$classname": "NSMutableData", "$classes": ["NSMutableData", "NSData", "NSObject"]})
+    root["$class"] = plistlib.UID(len(objects))
+    objects.append({"$classname": "MBFile", "$classes": ["MBFile", "NSObject"]})
+    return plistlib.dumps({"$version": 100000, "$archiver": "NSKeyedArchiver", "$top": {"root": plistlib.UID(1)},
+                           "$objects": objects}, fmt=plistlib.FMT_BINARY, sort_keys=sort_keys)
+
+
+def _assert_fast_and_equal(blobs: list[bytes]) -> None:
+    """Each blob decodes as plistlib reads it, and a second look is served by its learned shape."""
+    for blob in blobs:
+        assert decode_mbfile(blob) == _reference(blob)
+    for blob in reversed(blobs):
+        assert mbfile._decode_known_shape(blob) == _reference(blob)
+
+
+_device_archives = st.builds(
+    _device_archive,
+    numbers=st.dictionaries(st.sampled_from(_NUMBER_FIELDS), _PLIST_INT, min_size=0, max_size=len(_NUMBER_FIELDS)),
+    path=_TEXT,
+    target=st.none() | _TEXT,
+    key=st.none() | st.binary(min_size=4, max_size=44),
+    sort_keys=st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_device_archives, min_size=1, max_size=4))
+def test_device_style_archives_decode_as_plistlib_does(blobs: list[bytes]) -> None:
+    _assert_fast_and_equal(blobs)
+
+
+@st.composite
+def _encoded(draw: st.DrawFn) -> bytes:
+    return encode_mbfile(
+        relative_path=draw(_TEXT), mode=draw(_INT64), size=draw(_INT64), mtime=draw(_INT64),
+        ctime=draw(st.none() | _INT64), birth=draw(st.none() | _INT64), uid=draw(_INT64), gid=draw(_INT64),
+        inode=draw(_INT64), flags=draw(_INT64), protection_class=draw(_INT64), target=draw(st.none() | _TEXT),
+        encryption_key=draw(st.none() | st.binary(max_size=44)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_encoded(), min_size=1, max_size=4))
+def test_encoded_archives_decode_as_plistlib_does(blobs: list[bytes]) -> None:
+    _assert_fast_and_equal(blobs)
+
+
+def _mixed_blobs() -> list[bytes]:
+    blobs = []
+    for i in range(6):
+        values = {"LastModified": 1_600_000_000 + i, "Birth": 1_600_000_000 + (i % 2), "LastStatusChange": 7,
+                  "Size": i * 70_000, "Mode": 0o100644 if i % 3 else 0o120755, "UserID": 501, "GroupID": 20 + i,
+                  "ProtectionClass": i % 4}
+        blobs.append(_device_archive(values, f"p/{i}", "t" * i if i % 3 == 0 else None,
+                                     bytes([i]) * 44 if i % 2 else None, sort_keys=i % 4 != 1))
+        blobs.append(encode_mbfile(relative_path=f"q/{i}", mode=0o100600 + i, size=i, mtime=i * 1000,
+                                   ctime=-i, birth=None, target="ü" * i if i % 2 else None,
+                                   encryption_key=bytes(40 + i) if i % 3 else None))
+    return blobs
+
+
+def test_mixed_shapes_through_one_process_never_mix_values() -> None:
+    blobs = _mixed_blobs()
+    expected = [_reference(blob) for blob in blobs]
+    assert len(set(expected)) == len(blobs)
+    for _ in range(3):
+        assert [decode_mbfile(blob) for blob in blobs] == expected
+        assert [decode_mbfile(blob) for blob in reversed(blobs)] == expected[::-1]
+
+
+def test_one_shape_gives_each_blob_its_own_values() -> None:
+    first = encode_mbfile(relative_path="a", mode=0o100644, size=1, mtime=10, target="x")
+    second = encode_mbfile(relative_path="bbbbbbbb", mode=0o100600, size=2, mtime=20, target="yyyyy")
+    assert decode_mbfile(first).size == 1
+    assert mbfile._decode_known_shape(second) == MBFileMeta(size=2, mode=0o100600, mtime=20, ctime=20, birth=20,
+                                                            uid=501, gid=501, target="yyyyy", protection_class=3)
+
+
+def test_other_key_names_behind_the_same_structure_are_not_confused() -> None:
+    """Same trailer, root dict and offsets, other key strings: the learned shape must not apply."""
+    learned = _device_archive({"Mode": 1, "Size": 2, "UserID": 3}, "p", None, None)
+    assert learned.count(b"TMode") == learned.count(b"TSize") == 1
+    assert decode_mbfile(learned) == MBFileMeta(size=2, mode=1, uid=3)
+    swapped = learned.replace(b"TMode", b"TTEMP").replace(b"TSize", b"TMode").replace(b"TTEMP", b"TSize")
+    renamed = learned.replace(b"TSize", b"TSizz")
+    assert decode_mbfile(swapped) == _reference(swapped) == MBFileMeta(size=1, mode=2, uid=3)
+    assert decode_mbfile(renamed) == _reference(renamed) == MBFileMeta(mode=1, uid=3)
+    assert decode_mbfile(learned) == MBFileMeta(size=2, mode=1, uid=3)
+
+
+_LEARNED = _device_archive({"LastModified": 1_700_000_000, "Size": 300, "Mode": 0o120755, "UserID": 501,
+                            "GroupID": 501, "ProtectionClass": 4}, "Library/x", "../somewhere/else/entirely",
+                           b"\x04\x00\x00\x00" + bytes(40))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_LEARNED) - 1), st.integers(0, 255)), min_size=1, max_size=4),
+       st.integers(0, len(_LEARNED)))
+def test_damaged_blob_of_a_known_shape_never_differs_from_plistlib(changes: list[tuple[int, int]], cut: int) -> None:
+    """Whatever plistlib can still read must come out the same; the rest is ValueError or a result."""
+    decode_mbfile(_LEARNED)
+    blob = bytearray(_LEARNED)
+    for position, value in changes:
+        blob[position] = value
+    for damaged in (bytes(blob), bytes(blob[:cut]), _LEARNED[:cut] + _LEARNED[cut + 1 :]):
+        try:
+            expected = _reference(damaged)
+        except ValueError:
+            _decode_or_value_error(damaged)
+        else:
+            assert decode_mbfile(damaged) == expected
+
+
+def test_truncated_and_garbage_blobs_of_known_shapes_raise_value_error() -> None:
+    for blob in _mixed_blobs():
+        decode_mbfile(blob)
+        for cut in range(len(blob)):
+            with pytest.raises(ValueError):
+                decode_mbfile(blob[:cut])
+        with pytest.raises(ValueError):
+            decode_mbfile(bytes(len(blob) - 32) + blob[-32:])  # a known trailer on zeros
+
+
+def test_cache_stays_bounded() -> None:
+    for filler in range(mbfile._MAX_LAYOUTS + 10):  # each filler count is another trailer
+        blob = plistlib.dumps({"$version": 100000, "$archiver": "NSKeyedArchiver", "$top": {"root": plistlib.UID(1)},
+                               "$objects": ["$null", {"Size": filler, "Mode": 1}, *[f"f{i}" for i in range(filler)]]},
+                              fmt=plistlib.FMT_BINARY)
+        assert decode_mbfile(blob).size == filler
+    for first, second in itertools.combinations(range(9), 2):  # which two values are equal: same trailer,
+        values = [1000 + i for i in range(9)]                     # other root dict bytes
+        values[second] = values[first]
+        decode_mbfile(_device_archive(dict(zip(_NUMBER_FIELDS, values)), "p", None, None))
+    assert len(mbfile._layouts) <= mbfile._MAX_LAYOUTS
+    for layout in mbfile._layouts.values():
+        assert len(layout.roots) <= mbfile._MAX_ROOTS
+        for _, _, readers in layout.roots:
+            assert len(readers) <= mbfile._MAX_SHAPES
+            assert all(len(alike) <= mbfile._MAX_ALIKE for alike in readers.values())
+    assert max(len(readers) for layout in mbfile._layouts.values() for _, _, readers in layout.roots) == (
+        mbfile._MAX_SHAPES)
