@@ -84,7 +84,7 @@ def harvest_names(names: dict[str, Name], payload_ids: set[str], open_database: 
     read-only connection to a private copy, or None when the payload cannot be read.
     """
     done: set[str] = set()
-    while True:
+    while len(names) < len(payload_ids):  # with every payload named, nothing is left to learn
         todo = [
             (fid, name, harvester)
             for fid, name in list(names.items())
@@ -107,6 +107,8 @@ def harvest_names(names: dict[str, Name], payload_ids: set[str], open_database: 
 
 def name_generated(names: dict[str, Name], payload_ids: set[str]) -> None:
     """Name camera-roll originals by enumeration, then the Photos files derived from any original."""
+    if len(names) == len(payload_ids):  # an intact index: millions of hashes for nothing
+        return
     for fid, candidate in match_generated(payload_ids, set(names)).items():
         names[fid] = Name(*candidate, Origin.GENERATED)
     originals = [(name.domain, name.relative_path) for name in names.values()]
