@@ -133,7 +133,7 @@ def _read_files(
     if skipped or bad_blobs:
         log.info("%s: skipped %d rows without domain/path/known flags; %d unreadable blobs", name, skipped, bad_blobs)
     if errors:
-        log.warning("%s is damaged: %s", name, errors[0])
+        log.info("%s is damaged: %s", name, errors[0])
         return IndexReadResult(
             records,
             complete=False,

@@ -68,7 +68,7 @@ def parse_mbdb(data: bytes) -> IndexReadResult:
         try:
             record = _read_record(cursor)
         except _CutShort:
-            log.warning("Manifest.mbdb cut short at byte %d of %d", start, len(data))
+            log.info("Manifest.mbdb cut short at byte %d of %d", start, len(data))
             return IndexReadResult(
                 records,
                 complete=False,
