@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import sqlite3
 import tempfile
-import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -208,22 +209,28 @@ def _write_atomically(path: Path, start_from: Path | None, fill: Callable[[sqlit
 
 
 class Index:
-    """Read access to a finished index, safe to share between FUSE's threads."""
+    """Read access to a finished index, safe to share between FUSE's threads.
+
+    Connections are pooled rather than kept per thread: libfuse calls into Python from
+    threads that Python sees anew on every call, so thread-local connections were opened
+    afresh for each request (half a millisecond of a ``stat``).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
+        self._pool: queue.SimpleQueue[tuple[sqlite3.Connection, int]] = queue.SimpleQueue()
         self._generation = 0
         self.refresh()
 
     def refresh(self) -> None:
         """Move to the file now at ``path`` (after :func:`complete_index` replaced it)."""
         self._generation += 1
-        conn = self._conn()
-        backups = conn.execute("SELECT root, prefix FROM backups ORDER BY no").fetchall()
+        with self._connection() as conn:
+            backups = conn.execute("SELECT root, prefix FROM backups ORDER BY no").fetchall()
+            meta = conn.execute("SELECT key, value FROM meta").fetchall()
         self.roots = [Path(root) for root, _ in backups]
         self.prefixes = [tuple(json.loads(prefix)) for _, prefix in backups]
-        self.meta = {key: json.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
+        self.meta = {key: json.loads(value) for key, value in meta}
 
     @property
     def pending_dirs(self) -> list[str]:
@@ -232,37 +239,42 @@ class Index:
 
     def pending(self) -> Iterator[PendingPayload]:
         """The unnamed payloads still to be typed, by backup then file id (copies side by side)."""
-        rows = self._conn().execute(
-            "SELECT backup, file_id, source, size, mtime_ns, mode FROM pending ORDER BY backup, file_id"
-        )
-        for row in rows:
-            yield PendingPayload(*row)
+        with self._connection() as conn:
+            query = "SELECT backup, file_id, source, size, mtime_ns, mode FROM pending ORDER BY backup, file_id"
+            for row in conn.execute(query):
+                yield PendingPayload(*row)
 
     def pending_count(self) -> int:
-        return self._conn().execute("SELECT count(*) FROM pending").fetchone()[0]
+        with self._connection() as conn:
+            return conn.execute("SELECT count(*) FROM pending").fetchone()[0]
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and self._local.generation != self._generation:
-            conn.close()
-            conn = None
-        if conn is None:
-            index_uri = f"file:{quote(str(self.path))}?mode=ro&immutable=1"
-            conn = sqlite3.connect(index_uri, uri=True, check_same_thread=False)
-            self._local.conn = conn
-            self._local.generation = self._generation
-        return conn
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection to the current file, taken from the pool and given back after use."""
+        conn = None
+        while conn is None:
+            try:
+                conn, generation = self._pool.get_nowait()
+            except queue.Empty:
+                index_uri = f"file:{quote(str(self.path))}?mode=ro&immutable=1"
+                conn = sqlite3.connect(index_uri, uri=True, check_same_thread=False)
+                generation = self._generation
+            if generation != self._generation:  # opened on a file since replaced
+                conn.close()
+                conn = None
+        try:
+            yield conn
+        finally:
+            self._pool.put((conn, generation))
 
     def lookup(self, path: str) -> Entry | None:
         """The entry at ``path`` ("a/b/c", no leading slash; "" is the root)."""
         if path == "":
             return ROOT
         parent, _, name = path.rpartition("/")
-        row = (
-            self._conn()
-            .execute(f"SELECT {_COLUMNS} FROM nodes WHERE parent=? AND name=?", (_encode(parent), _encode(name)))
-            .fetchone()
-        )
+        with self._connection() as conn:
+            query = f"SELECT {_COLUMNS} FROM nodes WHERE parent=? AND name=?"
+            row = conn.execute(query, (_encode(parent), _encode(name))).fetchone()
         return None if row is None else self._entry(parent, row)
 
     def listing(self, path: str) -> list[tuple[str, int]]:
@@ -271,13 +283,15 @@ class Index:
         What a directory listing needs and no more: building full entries costs ten
         times as much, and a walk of the mount lists every entry.
         """
-        rows = self._conn().execute("SELECT name, mode FROM nodes WHERE parent=?", (_encode(path),)).fetchall()
+        with self._connection() as conn:
+            rows = conn.execute("SELECT name, mode FROM nodes WHERE parent=?", (_encode(path),)).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), mode) for name, mode in rows]
 
     def walk(self) -> Iterator[Entry]:
         """Every entry, for reports and tests."""
-        for parent, *row in self._conn().execute(f"SELECT parent, {_COLUMNS} FROM nodes"):
-            yield self._entry(_decode(parent) or "", row)
+        with self._connection() as conn:
+            for parent, *row in conn.execute(f"SELECT parent, {_COLUMNS} FROM nodes"):
+                yield self._entry(_decode(parent) or "", row)
 
     @staticmethod
     def _entry(parent: str, row: tuple) -> Entry:
@@ -300,7 +314,10 @@ class Index:
         )
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close the connections not in use (all of them, once no call is running)."""
+        while True:
+            try:
+                conn, _ = self._pool.get_nowait()
+            except queue.Empty:
+                return
             conn.close()
-            self._local.conn = None
