@@ -19,6 +19,7 @@ Rules, so that every payload stays reachable and nothing resolves outside the mo
 from __future__ import annotations
 
 import hashlib
+import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ from backupfs.naming import Name, Origin
 from backupfs.records import Kind, ManifestRecord
 from backupfs.sniff import FileType
 from backupfs.source import Payload
+
+# A relative path needs no care when no component is empty, ".", ".." or holds a NUL, and
+# it is too short for any component to pass NAME_MAX bytes (up to 4 bytes per character,
+# 1 when ASCII).
+_UNSAFE_PATH = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|\x00")
+_ALWAYS_SHORT = 255 // 4
 
 OTHER_DATA = "other-data"
 OTHER_DATA_ESCAPED = "%6Fther-data"
@@ -73,9 +80,13 @@ def safe_path(domain: str, relative_path: str) -> tuple[str, ...]:
     Escaping that one domain name keeps named files out of the unnamed files' folder, so
     unnamed payloads can be placed later without a clash check.
     """
-    parts = [OTHER_DATA_ESCAPED if domain == OTHER_DATA else safe_component(domain)]
-    parts += [safe_component(part) for part in relative_path.split("/") if part not in ("", ".")]
-    return tuple(parts)
+    head = OTHER_DATA_ESCAPED if domain == OTHER_DATA else safe_component(domain)
+    if not relative_path:
+        return (head,)
+    short = len(relative_path) <= _ALWAYS_SHORT or (len(relative_path) <= NAME_MAX and relative_path.isascii())
+    if short and _UNSAFE_PATH.search(relative_path) is None:
+        return (head, *relative_path.split("/"))  # nothing to make safe: the common case, kept cheap
+    return (head, *(safe_component(part) for part in relative_path.split("/") if part not in ("", ".")))
 
 
 def _mtime_ns(record: ManifestRecord | None, payload: Payload | None) -> int:
@@ -167,12 +178,19 @@ class LayoutBuilder:
 
     def add_dir(self, path: tuple[str, ...], mtime_ns: int = 0) -> None:
         """Make sure a directory exists even if nothing is placed in it."""
-        self._dirs.setdefault(path, Node(path=path, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555, mtime_ns=mtime_ns))
+        if path not in self._dirs:
+            self._dirs[path] = Node(path=path, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555, mtime_ns=mtime_ns)
 
     def nodes(self) -> list[Node]:
         """All entries with unique, safe paths; parents before children."""
+        for path in list(self._dirs):
+            for depth in range(1, len(path)):
+                self.add_dir(path[:depth])
+        # Every known folder now has its parents, so a file's climb stops at the first one.
         for node in self._files:
-            for depth in range(1, len(node.path)):
+            for depth in range(len(node.path) - 1, 0, -1):
+                if node.path[:depth] in self._dirs:
+                    break
                 self.add_dir(node.path[:depth])
         self._files.sort(key=lambda n: (n.path, n.source or ""))
         taken: dict[tuple[str, ...], Node] = {}

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import stat
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from backupfs.layout import LayoutBuilder, safe_component, safe_path, unnamed_nodes
 from backupfs.naming import Name, Origin
 from backupfs.records import Kind, ManifestRecord
@@ -85,3 +88,13 @@ def test_unnamed_payloads_are_grouped_by_type_and_everything_is_read_only():
     assert ("other-data", "unknown", fid(2)) in nodes
     assert all(n.mode & 0o222 == 0 for n in nodes.values())
     assert stat.S_ISDIR(nodes[("HomeDomain", "Library")].mode)
+
+
+@given(st.lists(st.sampled_from(["a", "é", ".", "/", "\0", "x" * 40, "😀" * 20]), max_size=40).map("".join))
+def test_safe_path_makes_every_component_safe(relative_path: str) -> None:
+    # The quick path for ordinary names must agree with making each component safe.
+    expected = tuple(safe_component(p) for p in relative_path.split("/") if p not in ("", "."))
+    parts = safe_path("HomeDomain", relative_path)
+    assert parts == ("HomeDomain", *expected)
+    assert all(p not in ("", ".", "..") and "/" not in p and "\0" not in p for p in parts)
+    assert all(len(p.encode("utf-8", "surrogateescape")) <= 255 for p in parts)
