@@ -122,7 +122,7 @@ class BackupFS(fuse.Operations):
             "st_atime": mtime,
         }
 
-    def readdir(self, path: str, fh: int) -> Iterator[tuple[str, dict[str, int], int]]:
+    def readdir(self, path: str, fh: int) -> Iterator[tuple[str, dict[str, int] | int, int]]:
         entry = self._entry(path, listing=True)
         if entry.kind is not Kind.DIR:
             raise fuse.FuseOSError(errno.ENOTDIR)
