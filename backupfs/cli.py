@@ -13,13 +13,12 @@ import os
 import shutil
 import sqlite3
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
 from backupfs import __version__
-from backupfs.build import build_index, build_index_apart, finish_typing
+from backupfs.build import build_index, build_index_apart, finish_typing, size_mismatches
 from backupfs.content import Contents
 from backupfs.errors import BackupfsError
 from backupfs.index import Index
@@ -157,19 +156,9 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _size_mismatches(index: Index) -> Counter[int]:
-    """Per backup, payloads whose size differs from the one their index row records."""
-    contents = Contents(index.roots)
-    return Counter(
-        entry.backup
-        for entry in index.walk()
-        if entry.manifest_size is not None and contents.payload_stat(entry)[0] != entry.manifest_size
-    )
-
-
 def describe(index: Index) -> str:
     lines = []
-    mismatches = _size_mismatches(index)
+    mismatches = size_mismatches(index)
     for number, backup in enumerate(index.meta["backups"]):
         named = sum(backup["named"].values())
         unnamed = sum(backup["unnamed"].values())

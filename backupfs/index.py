@@ -287,6 +287,12 @@ class Index:
             rows = conn.execute("SELECT name, mode FROM nodes WHERE parent=?", (_encode(path),)).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), mode) for name, mode in rows]
 
+    def recorded_sizes(self) -> list[tuple[int, str, int]]:
+        """``(backup, source, size)`` of every file whose index row records a size."""
+        with self._connection() as conn:
+            query = "SELECT backup, source, manifest_size FROM nodes WHERE manifest_size IS NOT NULL AND source IS NOT NULL"
+            return conn.execute(query).fetchall()
+
     def walk(self) -> Iterator[Entry]:
         """Every entry, for reports and tests."""
         with self._connection() as conn:

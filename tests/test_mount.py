@@ -15,7 +15,7 @@ import pytest
 
 from backupfs.catalog import Catalog
 from backupfs.records import Kind, file_id
-from tests.backups import DIARY, UNNAMEABLE_APP, WHATSAPP, BuiltBackup, build, fingerprint, standard_specs
+from tests.backups import DIARY, UNNAMEABLE_APP, WHATSAPP, BuiltBackup, build, fingerprint, roundtrip_specs, standard_specs
 from tests.conftest import run_cli
 
 
@@ -223,6 +223,10 @@ def test_info_describes_the_backup(tmp_path, index_dir):
     out = run_cli("info", intact.root, "--index-dir", index_dir).stdout
     assert "Manifest.db intact" in out
     assert f"manifest {len(intact.files)}" in out
+    assert "truncated" not in out
+    short = build(tmp_path / "src3", roundtrip_specs())  # one payload shorter than its row says
+    out = run_cli("info", short.root, "--index-dir", index_dir).stdout
+    assert "truncated:  1 payloads differ from the size the index records" in out
 
 
 def test_encrypted_backup_without_index_is_explained(tmp_path, index_dir):
