@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cachetools import LRUCache
 
@@ -68,17 +69,15 @@ class Contents:
         size, mtime_ns = entry.size, entry.mtime_ns
         if size != UNKNOWN and mtime_ns != UNKNOWN:
             return size, mtime_ns
-        key = (entry.backup, entry.source or "")
-        with self._lock:
-            known = self._stats.get(key)
-        if known is None:
+
+        def lstat() -> tuple[int, int]:
             try:
                 st = os.lstat(self._roots[entry.backup] / (entry.source or ""))
-                known = (st.st_size, st.st_mtime_ns)
             except OSError:
-                known = (0, 0)
-            with self._lock:
-                self._stats[key] = known
+                return 0, 0
+            return st.st_size, st.st_mtime_ns
+
+        known = self._memoised(self._stats, (entry.backup, entry.source or ""), lstat)
         return (known[0] if size == UNKNOWN else size), (known[1] if mtime_ns == UNKNOWN else mtime_ns)
 
     def stat(self, entry: Entry) -> tuple[int, int]:
@@ -86,18 +85,29 @@ class Contents:
         size, mtime_ns = self.payload_stat(entry)
         if entry.wal_source is None:
             return size, mtime_ns
-        key = (entry.backup, entry.source or "")
+
+        def view_size() -> int:
+            view = self._merged_view(entry)
+            return size if view is None else view.size
+
+        try:
+            return self._memoised(self._view_sizes, (entry.backup, entry.source or ""), view_size), mtime_ns
+        except OSError:
+            return size, mtime_ns
+
+    def _memoised(self, cache: LRUCache, key: tuple[int, str], compute: Callable[[], Any]) -> Any:
+        """``cache[key]``, computed outside the lock when missing; a failure is not cached.
+
+        Two threads may compute the same value at once; they get equal results, and
+        holding the lock while reading the source would serialise every FUSE thread.
+        """
         with self._lock:
-            view_size = self._view_sizes.get(key)
-        if view_size is None:
-            try:
-                view = self._merged_view(entry)
-            except OSError:
-                return size, mtime_ns
-            view_size = size if view is None else view.size
-            with self._lock:
-                self._view_sizes[key] = view_size
-        return view_size, mtime_ns
+            if key in cache:
+                return cache[key]
+        value = compute()
+        with self._lock:
+            cache[key] = value
+        return value
 
     def open(self, entry: Entry) -> Reader:
         """A reader for one open() of ``entry``; raises OSError when the payload cannot be read."""
@@ -113,20 +123,15 @@ class Contents:
         return source
 
     def _merged_view(self, entry: Entry) -> SqliteView | None:
-        key = (entry.backup, entry.source or "")
-        with self._lock:
-            if key in self._views:
-                return self._views[key]
-        database = self._source(entry, entry.source or "")
-        try:
-            wal = self._source(entry, entry.wal_source or "")
-        except OSError:
-            view = open_view(database.read, database.size)
-        else:
-            view = open_view(database.read, database.size, wal.read, wal.size)
-        with self._lock:
-            self._views[key] = view
-        return view
+        def merged() -> SqliteView | None:
+            database = self._source(entry, entry.source or "")
+            try:
+                wal = self._source(entry, entry.wal_source or "")
+            except OSError:
+                return open_view(database.read, database.size)
+            return open_view(database.read, database.size, wal.read, wal.size)
+
+        return self._memoised(self._views, (entry.backup, entry.source or ""), merged)
 
 
 def snapshot_database(path: Path, destination: Path, wal_path: Path | None, chunk: int = 1 << 20) -> None:
