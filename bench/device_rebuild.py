@@ -32,11 +32,9 @@ import io
 import os
 import random
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from collections import Counter
@@ -55,6 +53,7 @@ from backupfs.domains import normalise_listing_path  # noqa: E402
 from backupfs.records import Kind, file_id  # noqa: E402
 from backupfs.salvage import salvage_files_rows  # noqa: E402
 from backupfs.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
+from common import working_folder  # noqa: E402
 
 LISTINGS = REPO.parent / "shared" / "data" / "filepath-lists"
 DEFAULT_LISTING = LISTINGS / "magnet-mvs-2023-ios.csv.zip"
@@ -499,10 +498,8 @@ def main() -> int:
         parser.error("--surviving-index takes a fraction between 0 and 1, e.g. 0.4")
     sys.path.insert(0, str(REPO / "tests"))
 
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="backupfs-device-"))
-    work.mkdir(parents=True, exist_ok=True)
     report = Report([])
-    try:
+    with working_folder(args.workdir, "backupfs-device-") as work:
         start = time.perf_counter()
         specs, notes = rebuild_specs(listing_names(read_device_paths(args.listing)), args.limit)
         report.add("listing", args.listing.name)
@@ -514,9 +511,6 @@ def main() -> int:
         report.add("catalog", "packaged" if catalog is None else "built from the other listings only")
         for layout in ("hashed", "flat") if args.layout == "both" else (args.layout,):
             run_layout(layout, specs, work, catalog, args.surviving_index, report)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ sys.path.insert(0, str(REPO))
 from backupfs import samples  # noqa: E402
 from backupfs.records import Kind  # noqa: E402
 from backupfs.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
+from common import working_folder  # noqa: E402
 
 APPS = [f"com.example.app{n:03d}" for n in range(150)]
 EXTENSIONS = ["HEIC", "JPG", "MOV", "PNG"]
@@ -118,8 +117,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     backupfs = [sys.executable, "-m", "backupfs"]
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="backupfs-bench-"))
-    try:
+    with working_folder(args.workdir, "backupfs-bench-") as work:
         start = time.perf_counter()
         specs = synthetic_specs(args.files)
         source = work / "backup"
@@ -141,9 +139,6 @@ def main() -> int:
         entries, load = out.split()
         row("catalog size on disk", f"{catalog.stat().st_size / 2**20:.2f} MiB ({int(entries):,} names)")
         row("catalog import + load", f"{float(load) * 1000:.1f} ms")
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

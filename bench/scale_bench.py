@@ -29,7 +29,6 @@ import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mount_bench import APPS, drop_caches, filesystem_pid, peak_rss_mib, row, synthetic_specs, timed  # noqa: E402
+from common import working_folder  # noqa: E402
 
 from backupfs import samples  # noqa: E402
 from backupfs.fs import XATTR_FILEID  # noqa: E402
@@ -361,11 +361,9 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=300_000)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="backupfs-scale-", dir="/var/tmp")).absolute()
-    work.mkdir(parents=True, exist_ok=True)
     if not drop_caches():
         print("warning: cannot drop the kernel caches (needs root on Linux): 'cold' figures are warm", flush=True)
-    try:
+    with working_folder(args.workdir, "backupfs-scale-", "/var/tmp") as work:
         source = build(work, args.files)
         reader = head_reader(work)
         results = {}
@@ -374,9 +372,6 @@ def main() -> int:
                 os.rename(source / "Manifest.db", work / "Manifest.db.moved")
             results[label] = scenario(label, source, work, reader)
         print_table(results)
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
