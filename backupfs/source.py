@@ -19,10 +19,12 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
+from typing import NamedTuple
 
 from backupfs.errors import NotABackupError
 from backupfs.plists import BackupInfo, read_backup_info
@@ -56,15 +58,19 @@ class Layout(str, Enum):
 
 UNKNOWN = -1
 """Size or mtime of a payload not stat'ed yet: the mount asks the source when shown."""
+_REGULAR = stat.S_IFREG | 0o444
+_LINK = stat.S_IFLNK | 0o444
+_LISTING_THREADS = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Payload:
+class Payload(NamedTuple):
     """One payload file as the directory listing shows it (never opened).
 
     The listing's file type is enough to name and place a payload, so regular files and
     links are not stat'ed while listing (on a 300,000-file backup a cold ``lstat`` of each
-    costs seconds); ``size`` and ``mtime_ns`` are then :data:`UNKNOWN`.
+    costs seconds); ``size`` and ``mtime_ns`` are then :data:`UNKNOWN`. A tuple, because a
+    backup has hundreds of thousands of them and a frozen dataclass costs three times as
+    much to make.
     """
 
     file_id: str
@@ -84,27 +90,9 @@ class Backup:
     index_format: str | None
     info: BackupInfo
 
-    def payloads(self) -> Iterator[Payload]:
-        """Every payload of the backup, flat, hashed and under Snapshot/, in no particular order."""
-        try:
-            root_fd = _open_dir(self.root, follow=True)
-        except OSError as exc:
-            log.warning("cannot list %s: %s", self.root, exc.strerror or exc)
-            return
-        try:
-            yield from _scan_backup_folder(root_fd, self.root, "")
-            try:
-                snapshot_fd = _open_dir(SNAPSHOT, dir_fd=root_fd)
-            except OSError as exc:
-                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                    log.warning("cannot list %s: %s", self.root / SNAPSHOT, exc.strerror or exc)
-                return
-            try:
-                yield from _scan_backup_folder(snapshot_fd, self.root / SNAPSHOT, SNAPSHOT + "/")
-            finally:
-                os.close(snapshot_fd)
-        finally:
-            os.close(root_fd)
+    def payloads(self, progress: Callable[[int], None] | None = None) -> list[Payload]:
+        """Every payload of the backup (see :func:`list_payloads`)."""
+        return list_payloads(self.root, progress)
 
     def display_name(self) -> str:
         """A name a person recognises, usable as one path component."""
@@ -277,54 +265,121 @@ def _bucket_has_payload(parent_fd: int, name: str) -> bool:
     return False
 
 
-def _scan_backup_folder(fd: int, folder: Path, prefix: str) -> Iterator[Payload]:
-    """Payloads in the open ``folder`` itself (flat) and in its 2-hex buckets (hashed)."""
-    buckets: list[str] = []
-    yield from _payloads_in(fd, folder, prefix, buckets)
-    for bucket in buckets:
+def list_payloads(root: Path, progress: Callable[[int], None] | None = None) -> list[Payload]:
+    """Every payload of the backup at ``root``, flat, hashed and under Snapshot/, in no particular order.
+
+    ``progress(count)`` is told how many payloads were listed so far.
+    """
+    try:
+        root_fd = _open_dir(root, follow=True)
+    except OSError as exc:
+        log.warning("cannot list %s: %s", root, exc.strerror or exc)
+        return []
+    try:
+        folders = [(root_fd, root, "")]
         try:
-            bucket_fd = _open_dir(bucket, fd)
+            folders.append((_open_dir(SNAPSHOT, dir_fd=root_fd), root / SNAPSHOT, SNAPSHOT + "/"))
         except OSError as exc:
-            log.warning("cannot list %s: %s", folder / bucket, exc.strerror or exc)
-            continue
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                log.warning("cannot list %s: %s", root / SNAPSHOT, exc.strerror or exc)
         try:
-            yield from _payloads_in(bucket_fd, folder / bucket, f"{prefix}{bucket}/", None)
+            return _scan_backup_folders(folders, progress)
         finally:
+            for fd, _, _ in folders[1:]:
+                os.close(fd)
+    finally:
+        os.close(root_fd)
+
+
+def _scan_backup_folders(folders: list[tuple[int, Path, str]], progress: Callable[[int], None] | None) -> list[Payload]:
+    """Payloads in each open folder itself (flat) and in its 2-hex buckets (hashed).
+
+    Threads read the bucket folders ahead (a cold folder waits on the disk, and each
+    thread waits on its own) while this thread turns the entries into payloads: that part
+    is interpreter work, which more threads would only fight over.
+    """
+    # In order (the backup's own payloads before Snapshot/'s), as the first copy of a
+    # payload is the one shown under its name.
+    jobs: list[list[Payload] | tuple[int, Path, str]] = []
+    for fd, folder, prefix in folders:
+        found: list[str] = []
+        jobs.append(_payloads_in(fd, folder, prefix, found))
+        jobs += [(fd, folder / bucket, prefix + bucket) for bucket in found]
+
+    def read_ahead(job: list[Payload] | tuple[int, Path, str]) -> tuple[int, list[os.DirEntry[str]]] | OSError | None:
+        """The folder's entries, and its descriptor: kept open, as a FIFO's entry stats through it."""
+        if isinstance(job, list):
+            return None
+        parent_fd, where, _ = job
+        try:
+            bucket_fd = _open_dir(where.name, parent_fd)
+        except OSError as exc:
+            return exc
+        try:
+            with os.scandir(bucket_fd) as entries:
+                return bucket_fd, list(entries)
+        except OSError as exc:
             os.close(bucket_fd)
+            return exc
+
+    payloads: list[Payload] = []
+    with ThreadPoolExecutor(_LISTING_THREADS) as pool:
+        for job, listed in zip(jobs, pool.map(read_ahead, jobs)):
+            if isinstance(job, list):
+                payloads += job
+            elif isinstance(listed, OSError):
+                log.warning("cannot list %s: %s", job[1], listed.strerror or listed)
+            elif listed is not None:
+                bucket_fd, entries = listed
+                try:
+                    payloads += _payloads_among(entries, job[2] + "/", None)
+                finally:
+                    os.close(bucket_fd)
+            if progress is not None:
+                progress(len(payloads))
+    return payloads
 
 
-def _payloads_in(fd: int, where: Path, prefix: str, buckets: list[str] | None) -> Iterator[Payload]:
-    """Payloads named in one open folder; 2-hex subfolders are appended to ``buckets`` if given.
+def _payloads_in(fd: int, where: Path, prefix: str, buckets: list[str] | None) -> list[Payload]:
+    """Payloads named in one open folder; 2-hex subfolders are appended to ``buckets`` if given."""
+    try:
+        with os.scandir(fd) as entries:
+            return _payloads_among(list(entries), prefix, buckets)
+    except OSError as exc:
+        log.warning("listing %s stopped early: %s", where, exc.strerror or exc)
+        return []
+
+
+def _payloads_among(entries: list[os.DirEntry[str]], prefix: str, buckets: list[str] | None) -> list[Payload]:
+    """The payloads among a folder's entries; 2-hex subfolders are appended to ``buckets`` if given.
 
     Kept as one tight loop: it runs once per payload, hundreds of thousands of times.
     A real directory named like a payload is skipped; a link, FIFO or socket is listed.
     """
     is_file_id = _FILE_ID.fullmatch
-    try:
-        with os.scandir(fd) as entries:
-            for entry in entries:
-                name = entry.name
-                if is_file_id(name) is None:
-                    if buckets is not None and _BUCKET.fullmatch(name) and _is_real_dir(entry):
-                        buckets.append(name)
-                    continue
-                try:
-                    if entry.is_file(follow_symlinks=False):
-                        yield Payload(name, prefix + name, UNKNOWN, UNKNOWN, stat.S_IFREG | 0o444)
-                        continue
-                    if entry.is_symlink():
-                        yield Payload(name, prefix + name, UNKNOWN, UNKNOWN, stat.S_IFLNK | 0o444)
-                        continue
-                    st = entry.stat(follow_symlinks=False)  # a folder, FIFO, socket or device
-                except OSError as exc:
-                    log.debug("cannot lstat %s%s: %s", prefix, name, exc)
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    log.debug("skipping folder %s%s named like a payload", prefix, name)
-                    continue
-                yield Payload(name, prefix + name, st.st_size, st.st_mtime_ns, st.st_mode)
-    except OSError as exc:
-        log.warning("listing %s stopped early: %s", where, exc.strerror or exc)
+    payloads: list[Payload] = []
+    for entry in entries:
+        name = entry.name
+        if is_file_id(name) is None:
+            if buckets is not None and _BUCKET.fullmatch(name) and _is_real_dir(entry):
+                buckets.append(name)
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False):
+                payloads.append(Payload(name, prefix + name, UNKNOWN, UNKNOWN, _REGULAR))
+                continue
+            if entry.is_symlink():
+                payloads.append(Payload(name, prefix + name, UNKNOWN, UNKNOWN, _LINK))
+                continue
+            st = entry.stat(follow_symlinks=False)  # a folder, FIFO, socket or device
+        except OSError as exc:
+            log.debug("cannot lstat %s%s: %s", prefix, name, exc)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            log.debug("skipping folder %s%s named like a payload", prefix, name)
+            continue
+        payloads.append(Payload(name, prefix + name, st.st_size, st.st_mtime_ns, st.st_mode))
+    return payloads
 
 
 def _is_real_dir(entry: os.DirEntry[str]) -> bool:
