@@ -36,6 +36,7 @@ EMPTY_FOLDERS_BEFORE_STOP = 10
 
 # Folders of originals whose derived files (thumbnails, metadata, edits) Photos names after them.
 _ORIGINAL_FOLDERS = ("Media/DCIM/", "Media/PhotoData/CPLAssets/")
+PHOTO_TREE_TRIAL = 5000
 
 _COUNTER_MODULUS = 10_000
 _PER_FOLDER = 1_000
@@ -145,14 +146,35 @@ def match_generated(
     return found
 
 
-def photo_tree_candidates(named: Iterable[Candidate]) -> Iterator[Candidate]:
-    """The files Photos derives from each named original, however the original was named.
+def match_photo_trees(originals: Iterable[Candidate], wanted: set[str]) -> dict[str, Candidate]:
+    """``{file_id: (domain, path)}`` for the files Photos derives from each named original.
 
     Without Photos.sqlite, a camera-roll original named by the generator (or the catalog,
-    or a partial index) still brings its thumbnails, metadata and edits with it.
+    or a partial index) still brings its thumbnails, metadata and edits with it. A kind of
+    derived file (a thumbnail size, the edits folder...) that none of the first
+    :data:`PHOTO_TREE_TRIAL` originals has is not tried for the others: a library without
+    them would otherwise cost a dozen hashes per photo for nothing.
     """
-    for domain, path in named:
+    found: dict[str, Candidate] = {}
+    hits: dict[str, int] = {}
+    given_up: set[str] = set()
+    tried = 0
+    for domain, path in originals:
         if domain != DOMAIN or not path.startswith(_ORIGINAL_FOLDERS):
             continue
         directory, _, filename = path.removeprefix("Media/").rpartition("/")
-        yield from photo_candidates(directory, filename)
+        stem = filename.rpartition(".")[0] or filename
+        tried += 1
+        for candidate in photo_candidates(directory, filename):
+            kind = candidate[1].replace(directory, "<dir>", 1).replace(stem, "<stem>")
+            if kind in given_up:
+                continue
+            fid = hashlib.sha1(f"{candidate[0]}-{candidate[1]}".encode("utf-8", "surrogateescape")).hexdigest()
+            hits.setdefault(kind, 0)
+            if fid in wanted:
+                hits[kind] += 1
+                found.setdefault(fid, candidate)
+        if tried == PHOTO_TREE_TRIAL:
+            given_up = {kind for kind, count in hits.items() if count == 0}
+            log.debug("photo trees: no %s in the first %d originals", ", ".join(sorted(given_up)), tried)
+    return found

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from backupfs.catalog import Catalog, app_domain_candidates
-from backupfs.generated import match_generated, photo_tree_candidates
+from backupfs.generated import match_generated, match_photo_trees
 from backupfs.harvest import harvester_for
 from backupfs.records import Kind, ManifestRecord, file_id
 
@@ -112,7 +112,8 @@ def name_generated(names: dict[str, Name], payload_ids: set[str]) -> None:
     for fid, candidate in match_generated(payload_ids, set(names)).items():
         names[fid] = Name(*candidate, Origin.GENERATED)
     originals = [(name.domain, name.relative_path) for name in names.values()]
-    _name_from_candidates(names, payload_ids, photo_tree_candidates(originals), Origin.GENERATED)
+    for fid, candidate in match_photo_trees(originals, payload_ids - names.keys()).items():
+        names[fid] = Name(*candidate, Origin.GENERATED)
 
 
 def _name_from_candidates(

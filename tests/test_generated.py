@@ -7,7 +7,14 @@ import random
 
 import pytest
 
-from backupfs.generated import DOMAIN, EMPTY_FOLDERS_BEFORE_STOP, camera_roll_candidates, match_generated, photo_tree_candidates
+from backupfs.generated import (
+    DOMAIN,
+    EMPTY_FOLDERS_BEFORE_STOP,
+    PHOTO_TREE_TRIAL,
+    camera_roll_candidates,
+    match_generated,
+    match_photo_trees,
+)
 from backupfs.records import file_id
 
 REAL_PATHS = [
@@ -78,16 +85,32 @@ def test_enumeration_stops_after_a_run_of_empty_folders() -> None:
 
 
 def test_photo_trees_come_from_any_named_original() -> None:
-    derived = set(photo_tree_candidates([
+    originals = [
         (DOMAIN, "Media/DCIM/100APPLE/IMG_0001.HEIC"),
         (DOMAIN, "Media/PhotoData/CPLAssets/group12/4B1E7C1A-2F3D-4E5A-9B8C-1D2E3F4A5B6C.JPG"),
         ("HomeDomain", "Media/DCIM/100APPLE/IMG_0002.HEIC"),  # not the camera roll's domain
         (DOMAIN, "Media/PhotoData/Photos.sqlite"),  # not an original
-    ]))
-    assert (DOMAIN, "Media/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0001.HEIC/5005.JPG") in derived
-    assert (DOMAIN, "Media/PhotoData/Mutations/DCIM/100APPLE/IMG_0001/Adjustments/FullSizeRender.jpg") in derived
-    assert (DOMAIN, "Media/PhotoData/Metadata/PhotoData/CPLAssets/group12/4B1E7C1A-2F3D-4E5A-9B8C-1D2E3F4A5B6C.JPG") in derived
-    assert not any("IMG_0002" in path or "Photos.sqlite" in path for _, path in derived)
+    ]
+    derived = [
+        (DOMAIN, "Media/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0001.HEIC/5005.JPG"),
+        (DOMAIN, "Media/PhotoData/Mutations/DCIM/100APPLE/IMG_0001/Adjustments/FullSizeRender.jpg"),
+        (DOMAIN, "Media/PhotoData/Metadata/PhotoData/CPLAssets/group12/4B1E7C1A-2F3D-4E5A-9B8C-1D2E3F4A5B6C.JPG"),
+    ]
+    unrelated = [(DOMAIN, "Media/PhotoData/Thumbnails/V2/DCIM/100APPLE/IMG_0002.HEIC/5005.JPG"),
+                 (DOMAIN, "Media/PhotoData/Metadata/PhotoData/Photos.JPG")]
+    wanted = {file_id(*c) for c in derived + unrelated} | _random_ids(50, seed=1)
+    assert set(match_photo_trees(originals, wanted).values()) == set(derived)
+
+
+def test_kinds_of_derived_files_no_original_has_are_given_up_after_a_trial() -> None:
+    originals = [(DOMAIN, f"Media/DCIM/{100 + n // 1000}APPLE/IMG_{n % 1000:04d}.JPG") for n in range(PHOTO_TREE_TRIAL + 10)]
+    late = PHOTO_TREE_TRIAL + 5
+    thumbnails = {file_id(DOMAIN, f"Media/PhotoData/Thumbnails/V2/DCIM/{100 + n // 1000}APPLE/IMG_{n % 1000:04d}.JPG/5005.JPG")
+                  for n in (3, late)}
+    edits = file_id(DOMAIN, f"Media/PhotoData/Mutations/DCIM/{100 + late // 1000}APPLE/IMG_{late % 1000:04d}/"
+                    "Adjustments/Adjustments.plist")
+    found = match_photo_trees(originals, thumbnails | {edits})
+    assert set(found) == thumbnails  # thumbnails seen in the trial go on; edits seen only after it do not
 
 
 def test_result_is_deterministic_and_in_enumeration_order() -> None:
