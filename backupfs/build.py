@@ -20,7 +20,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,16 +32,25 @@ from backupfs.catalog import DEFAULT_PATH as DEFAULT_CATALOG
 from backupfs.catalog import Catalog
 from backupfs.content import snapshot_database
 from backupfs.errors import BackupfsError
-from backupfs.index import FORMAT_VERSION, Index, PendingPayload, complete_index, write_index
-from backupfs.layout import OTHER_DATA, LayoutBuilder, Node, safe_component, unnamed_nodes
-from backupfs.manifest_db import read_manifest_db, read_manifest_names
+from backupfs.index import (
+    FORMAT_VERSION,
+    Index,
+    create_tables,
+    new_index,
+    set_meta,
+)
+from backupfs.layout import OTHER_DATA, Node, folder_node, named_nodes, safe_component, unnamed_nodes
+from backupfs.manifest_bulk import OTHER_ROWS, copied_names, match_payloads, place_plain_rows, plain_domains
+from backupfs.manifest_db import read_manifest_db, read_manifest_names, readonly_uri
+from backupfs.manifest_meta import row_attributes
 from backupfs.manifest_mbdb import read_manifest_mbdb
 from backupfs.naming import Origin, OpenDatabase, harvest_names, name_generated, name_payloads
 from backupfs.progress import Progress
 from backupfs.salvage import salvage_files_rows
 from backupfs.records import IndexReadResult, Kind
 from backupfs.sniff import HEAD_SIZE, FileType, sniff
-from backupfs.source import ROOT_FILES, SNAPSHOT, Backup, Payload, find_backups, sibling_backups
+from backupfs.source import ROOT_FILES, SNAPSHOT, UNKNOWN, Backup, Payload, find_backups, list_payloads, sibling_backups
+from backupfs.tree import TreeWriter
 from backupfs.sourceio import read_head
 
 log = logging.getLogger(__name__)
@@ -142,12 +151,8 @@ def _names_from_other_backups(indexes: list[Path], workdir: Path) -> list[tuple[
 
 
 def _listed(backup: Backup, show_progress: bool | None) -> list[Payload]:
-    payloads = []
     with Progress("Listing payloads", 0, enabled=show_progress) as bar:
-        for payload in backup.payloads():
-            payloads.append(payload)
-            if len(payloads) % 4096 == 0:
-                bar.update(len(payloads), 0)
+        payloads = backup.payloads(lambda count: bar.update(count, 0))
         bar.update(len(payloads), 0)
     return payloads
 
@@ -245,10 +250,8 @@ class _PhaseClock:
 
 
 def _backup_stats(
-    backup: Backup, payloads: list[Payload], names: dict, state: IndexState, records: list
+    backup: Backup, payloads: list[Payload], names: dict, state: IndexState, index_records: int, missing: int
 ) -> dict[str, object]:
-    payload_ids = {p.file_id for p in payloads}
-    manifest_files = {r.file_id for r in records if r.kind is Kind.FILE}
     info = backup.info
     return {
         "root": str(backup.root),
@@ -263,12 +266,12 @@ def _backup_stats(
         "index_file": backup.index_path.name if backup.index_path else None,
         "index_state": state.state,
         "index_problem": state.problem,
-        "index_records": len(records),
+        "index_records": index_records,
         "notes": list(info.notes),
         "payloads": len(payloads),
         "named": dict(Counter(n.origin for n in names.values())),
         "unnamed": {},  # by type folder, once typed
-        "missing_payloads": len(manifest_files - payload_ids),
+        "missing_payloads": missing,
     }
 
 
@@ -291,12 +294,13 @@ def build_index(
     show_progress: bool | None = None,
     catalog_path: Path | None = None,
     names_from: list[Path] | None = None,
-    type_later: bool = False,
+    complete_later: bool = False,
 ) -> Index:
     """Return the index for these backups, building it when absent or stale.
 
-    With ``type_later`` the index may come back with unnamed payloads still pending
-    (:attr:`Index.pending_dirs`); :func:`finish_typing` completes it.
+    With ``complete_later`` the index may come back with unnamed payloads still pending
+    (:attr:`Index.pending_dirs`), which :func:`finish_typing` completes, and with metadata
+    still to be read from the manifest or the payloads, which :func:`fill_attributes` fills.
 
     ``names_from`` are other backups (folders) or index files whose names may name files
     of these backups; sibling backups in the same MobileSync folder are always used.
@@ -320,56 +324,153 @@ def build_index(
             index = Index(path)
             if index.meta.get("signature") == signature:
                 log.info("reusing index %s", path)
-                if index.pending_dirs and not type_later:
+                if not all(m is None or m.exists() for m in index.manifests):
+                    raise ValueError("a copy of Manifest.db it points into is gone")
+                if not complete_later:
                     index.close()
-                    finish_typing(path, show_progress)
+                    _complete(path, show_progress)
                     index = Index(path)
                 return index
             index.close()
         except Exception as exc:  # a damaged cache file is rebuilt, never trusted
             log.info("index %s unusable (%s); rebuilding", path, exc)
 
-    layout = LayoutBuilder()
-    stats = []
-    pending: list[PendingPayload] = []
+    copies = [path.with_name(f"{key}.manifest-{number}.sqlite") for number in range(len(backups))]
     prefixes = _prefixes(backups)
-    for number, (backup, prefix) in enumerate(zip(backups, prefixes)):
-        clock = _PhaseClock()
-        payloads = _listed(backup, show_progress)
-        clock.lap("list")
-        with tempfile.TemporaryDirectory(dir=path.parent) as workdir:
-            result, state = read_index(backup, Path(workdir), show_progress)
-            clock.lap("read_index")
-            payload_ids = {p.file_id for p in payloads}
-            with Progress("Naming files", len(payload_ids), enabled=show_progress) as bar:
-                others = _names_from_other_backups(other_indexes[number], Path(workdir))
-                index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
-                names = name_payloads(payload_ids, result.records, catalog, backup.info.bundle_ids, others, index_origin)
-                bar.update(len(names), len(payload_ids))
-                harvest_names(names, payload_ids, _database_opener(backup, payloads, Path(workdir)))
-                bar.update(len(names), len(payload_ids))
-                name_generated(names, payload_ids)
-                bar.update(len(names), len(payload_ids))
-            clock.lap("name")
-        unnamed = [
-            PendingPayload(number, p.file_id, p.relpath, p.size, p.mtime_ns, p.st_mode)
-            for p in payloads
-            if p.file_id not in names
-        ]
-        pending += unnamed
-        layout.add_backup(number, prefix, payloads, names, result.records)
-        if prefix:
-            layout.add_dir(prefix)
-        if unnamed:
-            layout.add_dir(prefix + (OTHER_DATA,))
-        stats.append(_backup_stats(backup, payloads, names, state, result.records) | {"seconds": clock.laps})
-        log.info("%s: %s", backup.root, ", ".join(f"{phase} {secs:.2f} s" for phase, secs in clock.laps.items()))
-    with _index_write_errors(path):
-        meta = {"signature": signature, "backups": stats}
-        write_index(path, [b.root for b in backups], layout.nodes(), meta, pending, prefixes)
-    if pending and not type_later:
-        finish_typing(path, show_progress)
+    try:
+        with _index_write_errors(path), new_index(path) as conn:
+            create_tables(conn, [b.root for b in backups], prefixes, [None] * len(backups))
+            tree = TreeWriter(conn)
+            stats, pending_dirs = [], []
+            for number, (backup, prefix) in enumerate(zip(backups, prefixes)):
+                backup_stats, unnamed = _place_backup(
+                    conn, tree, number, backup, prefix, copies[number], other_indexes[number], catalog, show_progress
+                )
+                stats.append(backup_stats)
+                if unnamed:  # typed later (finish_typing), which lists them again
+                    pending_dirs.append("/".join((*prefix, OTHER_DATA)))
+            tree.finish()
+            set_meta(conn, {"signature": signature, "backups": stats, "format_version": FORMAT_VERSION,
+                            "pending_dirs": pending_dirs})
+    except BaseException:
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+        raise
+    if not complete_later:
+        _complete(path, show_progress)
     return Index(path)
+
+
+def _complete(path: Path, show_progress: bool | None) -> None:
+    """Leave nothing pending or lazily read in the index at ``path``."""
+    index = Index(path)
+    pending = bool(index.pending_dirs)
+    index.close()
+    if pending:
+        finish_typing(path, show_progress)
+    fill_attributes(path, show_progress)
+
+
+def _place_backup(
+    conn: sqlite3.Connection,
+    tree: TreeWriter,
+    number: int,
+    backup: Backup,
+    prefix: tuple[str, ...],
+    manifest_copy: Path,
+    other_indexes: list[Path],
+    catalog: Catalog,
+    show_progress: bool | None,
+) -> tuple[dict[str, object], int]:
+    """Name and place one backup's payloads; returns its statistics and how many stay unnamed."""
+    clock = _PhaseClock()
+    payloads = _listed(backup, show_progress)
+    clock.lap("list")
+    with tempfile.TemporaryDirectory(dir=manifest_copy.parent) as workdir:
+        copied = _copy_manifest_rows(conn, number, backup, prefix, manifest_copy, show_progress)
+        if copied is not None:
+            result, state, copied_rows = copied
+            conn.execute("UPDATE backups SET manifest=? WHERE no=?", (str(manifest_copy), number))
+            named_by_copy, snapshot_copies, missing = match_payloads(conn, number, payloads, backup.layout)
+        else:
+            manifest_copy.unlink(missing_ok=True)
+            result, state = read_index(backup, Path(workdir), show_progress)
+            named_by_copy, snapshot_copies, missing, copied_rows = set(), [], 0, 0
+        clock.lap("read_index")
+        payload_ids = {p.file_id for p in payloads}
+        to_name = payload_ids - named_by_copy
+        with Progress("Naming files", len(payload_ids), enabled=show_progress) as bar:
+            others = _names_from_other_backups(other_indexes, Path(workdir))
+            index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
+            names = name_payloads(to_name, result.records, catalog, backup.info.bundle_ids, others, index_origin)
+            if len(names) < len(to_name):  # harvesting reads databases named by the manifest too
+                known = copied_names(conn, number) if named_by_copy else {}
+                everything = {**known, **names}
+                bar.update(len(everything), len(payload_ids))
+                harvest_names(everything, payload_ids, _database_opener(backup, payloads, Path(workdir)))
+                bar.update(len(everything), len(payload_ids))
+                name_generated(everything, payload_ids)
+                names = {fid: name for fid, name in everything.items() if fid not in known}
+            bar.update(len(names) + len(named_by_copy), len(payload_ids))
+        clock.lap("name")
+    tree.add(named_nodes(number, prefix, payloads, names, result.records))
+    tree.add(snapshot_copies)
+    unnamed = len(payload_ids) - len(names) - len(named_by_copy)
+    tree.add([folder_node(prefix)] if prefix else [])
+    tree.add([folder_node(prefix + (OTHER_DATA,))] if unnamed else [])
+    clock.lap("place")
+    missing += len({r.file_id for r in result.records if r.kind is Kind.FILE} - payload_ids)
+    stats = _backup_stats(backup, payloads, names, state, len(result.records) + copied_rows, missing)
+    stats["seconds"] = clock.laps
+    if named_by_copy:
+        stats["named"][Origin.MANIFEST] = stats["named"].get(Origin.MANIFEST, 0) + len(named_by_copy)
+    log.info("%s: %s", backup.root, ", ".join(f"{phase} {secs:.2f} s" for phase, secs in clock.laps.items()))
+    return stats, unnamed
+
+
+def _copy_manifest_rows(
+    conn: sqlite3.Connection,
+    number: int,
+    backup: Backup,
+    prefix: tuple[str, ...],
+    copy: Path,
+    show_progress: bool | None,
+) -> tuple[IndexReadResult, IndexState, int] | None:
+    """Place an intact Manifest.db's plain rows by SQLite alone (see :mod:`manifest_bulk`).
+
+    Returns the carefully read other rows and how many rows were copied, or None when the
+    manifest is absent, has a ``-wal`` to merge, or turns out damaged: it is then read the
+    careful way, whole.
+    The private copy stays beside the index, which points into it for metadata.
+    """
+    index_path = backup.index_path
+    if backup.index_format != "db" or index_path is None or os.path.lexists(f"{index_path}-wal"):
+        return None
+    try:
+        snapshot_database(index_path, copy, None)
+        with closing(sqlite3.connect(readonly_uri(copy), uri=True)) as manifest:
+            domains = plain_domains(manifest, "main")
+    except (OSError, sqlite3.DatabaseError):
+        return None
+    with Progress("Reading Manifest.db", 0, enabled=show_progress):
+        result = read_manifest_db(copy, name=index_path.name, condition=OTHER_ROWS, parameters={"plain_domains": domains})
+        if not result.complete:
+            return None
+        # Attached only once known readable: every later statement would trip over a damaged schema.
+        conn.execute("ATTACH DATABASE ? AS manifest", (readonly_uri(copy),))
+        try:
+            copied = place_plain_rows(conn, "manifest", number, prefix, backup.layout, domains)
+            failure = None
+        except sqlite3.DatabaseError as exc:
+            failure = exc
+        finally:
+            conn.commit()  # a database cannot be detached inside a transaction
+            conn.execute("DETACH DATABASE manifest")
+    if failure is not None:
+        log.info("%s cannot be copied whole (%s); reading it row by row", index_path, failure)
+        conn.execute("DELETE FROM nodes WHERE backup=?", (number,))
+        return None
+    return result, IndexState("intact", None), copied
 
 
 def build_index_apart(*args: Any, **kwargs: Any) -> Index:
@@ -435,6 +536,23 @@ def size_mismatches(index: Index) -> Counter[int]:
         return Counter(backup for found in pool.map(differing, batches) for backup in found)
 
 
+def unnamed_payloads(index: Index) -> list[tuple[int, list[Payload]]]:
+    """Per backup whose ``other-data`` is pending, its unnamed payloads, copies side by side.
+
+    Listed again rather than kept in the index: listing costs about a second for 300,000
+    payloads, while writing them all down would delay the mount by longer.
+    """
+    found = []
+    for number, (root, prefix) in enumerate(zip(index.roots, index.prefixes)):
+        if "/".join((*prefix, OTHER_DATA)) not in index.pending_dirs:
+            continue
+        named = index.file_ids(number)
+        unnamed = [p for p in list_payloads(root) if p.file_id not in named]
+        unnamed.sort(key=lambda p: p.file_id)  # stable: copies keep their listing order
+        found.append((number, unnamed))
+    return found
+
+
 def finish_typing(path: Path, show_progress: bool | None = None) -> None:
     """Type the unnamed payloads of the index at ``path`` and place them under ``other-data``.
 
@@ -447,23 +565,23 @@ def finish_typing(path: Path, show_progress: bool | None = None) -> None:
         roots, prefixes, stats = index.roots, index.prefixes, index.meta["backups"]
         counts: list[Counter[str]] = [Counter() for _ in roots]
         clock = _PhaseClock()
+        todo = unnamed_payloads(index)
 
         def nodes(bar: Progress) -> Iterator[Node]:
             placed_folders: set[tuple[str, ...]] = set()
-            for chunk in _chunks(index.pending(), _TYPING_CHUNK):
-                number = chunk[0].backup
-                listed = [Payload(p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in chunk]
-                typed = _type_payloads(roots[number], bool(stats[number]["encrypted"]), listed)
-                types = {fid: ftype for fid, (ftype, _) in typed.items()}
-                seen = [typed[p.file_id][1] if typed[p.file_id][1].relpath == p.relpath else p for p in listed]
-                counts[number].update(types[p.file_id].folder for p in listed)
-                for node in unnamed_nodes(number, prefixes[number], seen, types):
-                    if node.kind is Kind.DIR:
-                        if node.path in placed_folders:
-                            continue
-                        placed_folders.add(node.path)
-                    yield node
-                bar.advance(len(chunk))
+            for number, unnamed in todo:
+                for chunk in _chunks(unnamed, _TYPING_CHUNK):
+                    typed = _type_payloads(roots[number], bool(stats[number]["encrypted"]), chunk)
+                    types = {fid: ftype for fid, (ftype, _) in typed.items()}
+                    seen = [typed[p.file_id][1] if typed[p.file_id][1].relpath == p.relpath else p for p in chunk]
+                    counts[number].update(types[p.file_id].folder for p in chunk)
+                    for node in unnamed_nodes(number, prefixes[number], seen, types):
+                        if node.kind is Kind.DIR:
+                            if node.path in placed_folders:
+                                continue
+                            placed_folders.add(node.path)
+                        yield node
+                    bar.advance(len(chunk))
 
         def meta() -> dict[str, object]:
             seconds = clock.lap("type")
@@ -473,20 +591,114 @@ def finish_typing(path: Path, show_progress: bool | None = None) -> None:
                     backup_stats["seconds"] = backup_stats.get("seconds", {}) | {"type": seconds}
             return {"backups": stats}
 
-        with Progress("Typing unnamed files", index.pending_count(), enabled=show_progress) as bar:
-            with _index_write_errors(path):
-                complete_index(path, nodes(bar), meta)
+        # A new file from a copy: readers of the old one keep reading it, and Index.refresh
+        # moves them over.
+        total = sum(len(unnamed) for _, unnamed in todo)
+        with Progress("Typing unnamed files", total, enabled=show_progress) as bar:
+            with _index_write_errors(path), new_index(path, start_from=path) as conn:
+                TreeWriter(conn).add(nodes(bar))
+                set_meta(conn, {**meta(), "pending_dirs": []})
     finally:
         index.close()
 
 
-def _chunks(pending: Iterable[PendingPayload], size: int) -> Iterator[list[PendingPayload]]:
-    """Runs of about ``size`` payloads of one backup; copies of a payload never straddle two."""
-    chunk: list[PendingPayload] = []
-    for payload in pending:
-        if chunk and (
-            payload.backup != chunk[-1].backup or (len(chunk) >= size and payload.file_id != chunk[-1].file_id)
-        ):
+def fill_attributes(path: Path, show_progress: bool | None = None) -> None:
+    """Write into the index what a fast build left to be read later: metadata and sizes.
+
+    Rows copied from an intact Manifest.db keep their metadata in its private copy, and
+    listing payloads does not stat them. Both are filled here, once, so listings can
+    carry every attribute; until then the filesystem reads them one by one, the same way.
+    """
+    index = Index(path)
+    try:
+        manifests, roots, unknown = index.manifests, index.roots, index.unread_count()
+    finally:
+        index.close()
+    if not unknown:
+        return
+    with Progress("Reading metadata", unknown, enabled=show_progress) as bar:
+        with _index_write_errors(path), new_index(path, start_from=path) as conn:
+            # Values are gathered in a side table and applied by one UPDATE: SQLite's own
+            # loop costs a fraction of one Python-bound UPDATE per row.
+            conn.execute(
+                "CREATE TEMP TABLE filled(depth INTEGER, path BLOB, mode INTEGER, mtime_ns INTEGER, manifest_size INTEGER)"
+            )
+            for number, manifest in enumerate(manifests):
+                if manifest is not None:
+                    _fill_manifest_rows(conn, number, manifest, bar)
+            conn.execute(
+                "UPDATE nodes SET mode=f.mode, mtime_ns=f.mtime_ns, manifest_size=f.manifest_size, manifest_row=NULL "
+                "FROM filled f WHERE nodes.depth=f.depth AND nodes.path=f.path"
+            )
+            conn.execute("UPDATE backups SET manifest=NULL")
+            conn.execute("CREATE TEMP TABLE stated(depth INTEGER, path BLOB, size INTEGER, mtime_ns INTEGER)")
+            _fill_payload_stats(conn, roots, bar)
+            conn.execute(
+                "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
+            )
+    for manifest in manifests:
+        if manifest is not None:
+            manifest.unlink(missing_ok=True)
+
+
+def _fill_manifest_rows(conn: sqlite3.Connection, number: int, manifest: Path, bar: Progress) -> None:
+    """Decode the metadata blob of each row placed from ``manifest`` into ``filled``."""
+    conn.execute("ATTACH DATABASE ? AS manifest", (readonly_uri(manifest),))
+    try:
+        rows = conn.execute(
+            "SELECT n.depth, n.path, n.kind, n.mtime_ns, f.file FROM nodes n JOIN manifest.Files f "
+            "ON f.rowid = n.manifest_row WHERE n.backup=? AND n.manifest_row IS NOT NULL",
+            (number,),
+        )
+        while batch := rows.fetchmany(_TYPING_CHUNK):
+            filled = []
+            for depth, node_path, kind, mtime_ns, blob in batch:
+                mode, recorded_mtime, size = row_attributes(Kind(kind), blob)
+                filled.append((depth, node_path, mode, mtime_ns if recorded_mtime == UNKNOWN else recorded_mtime, size))
+            conn.execute("SAVEPOINT filling")  # keeps the read cursor valid across inserts
+            conn.executemany("INSERT INTO filled VALUES (?,?,?,?,?)", filled)
+            conn.execute("RELEASE filling")
+            bar.advance(len(batch))
+        conn.commit()  # a database cannot be detached inside a transaction
+    finally:
+        conn.execute("DETACH DATABASE manifest")
+
+
+def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], bar: Progress) -> None:
+    """Size and mtime of every file whose listing left them unknown, into ``stated``.
+
+    ``lstat`` runs in a few threads, which overlap the disk's latency on a cold cache.
+    """
+    rows = conn.execute(
+        "SELECT n.depth, n.path, n.backup, n.source, n.size, coalesce(f.mtime_ns, n.mtime_ns) FROM nodes n "
+        "LEFT JOIN filled f ON f.depth = n.depth AND f.path = n.path "
+        "WHERE n.kind=1 AND n.source IS NOT NULL AND (n.size=? OR coalesce(f.mtime_ns, n.mtime_ns)=?)",
+        (UNKNOWN, UNKNOWN),
+    ).fetchall()
+
+    def stat_batch(batch: list[tuple]) -> list[tuple]:
+        done = []
+        for depth, node_path, backup, source, size, mtime_ns in batch:
+            try:
+                st = os.lstat(roots[backup] / source)
+            except OSError:
+                continue  # left unknown: the filesystem will try again, and say why
+            done.append((depth, node_path, st.st_size if size == UNKNOWN else size,
+                         st.st_mtime_ns if mtime_ns == UNKNOWN else mtime_ns))
+        bar.advance(len(batch))
+        return done
+
+    batches = [rows[start : start + _TYPING_CHUNK] for start in range(0, len(rows), _TYPING_CHUNK)]
+    with ThreadPoolExecutor(_READERS) as pool:
+        for done in pool.map(stat_batch, batches):
+            conn.executemany("INSERT INTO stated VALUES (?,?,?,?)", done)
+
+
+def _chunks(payloads: list[Payload], size: int) -> Iterator[list[Payload]]:
+    """Runs of about ``size`` payloads; copies of a payload never straddle two."""
+    chunk: list[Payload] = []
+    for payload in payloads:
+        if len(chunk) >= size and payload.file_id != chunk[-1].file_id:
             yield chunk
             chunk = []
         chunk.append(payload)

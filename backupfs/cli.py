@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from backupfs import __version__
-from backupfs.build import build_index, build_index_apart, finish_typing, size_mismatches
+from backupfs.build import build_index, build_index_apart, size_mismatches
+from backupfs.finish import finish_apart
 from backupfs.content import Contents
 from backupfs.errors import BackupfsError
 from backupfs.index import Index
@@ -117,9 +118,10 @@ def _open_index(args: argparse.Namespace, source: Path) -> Index:
 
 def cmd_mount(args: argparse.Namespace) -> int:
     check_mountpoint(args.mountpoint)
-    # Built apart, so the filesystem process stays small; typing finishes once it is up.
+    # Built apart, so the filesystem process stays small; the index is completed once it is up.
     index = build_index_apart(
-        find_backups(args.source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from, type_later=True
+        find_backups(args.source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from,
+        complete_later=True,
     )
     for line in _notes(index):
         print(f"backupfs: note: {line}", file=sys.stderr)
@@ -127,7 +129,8 @@ def cmd_mount(args: argparse.Namespace) -> int:
     volume = backups[0]["device_name"] or "iPhone backup" if len(backups) == 1 else "iPhone backups"
     options = fuse_options(volume, parse_options(args.options))
     mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0,
-          finish_pending=functools.partial(finish_typing, index.path, show_progress=False))
+          finish_pending=functools.partial(finish_apart, "typing", index.path),
+          complete=functools.partial(finish_apart, "attributes", index.path))
     if not args.foreground:
         print(f"Mounted on {args.mountpoint}; unmount with: {_invocation()} unmount {args.mountpoint}")
     return 0

@@ -9,19 +9,24 @@ read through them and closed when the last user lets go.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from cachetools import LRUCache
 
 from backupfs.index import Entry
+from backupfs.manifest_meta import ManifestMetadata
 from backupfs.source import UNKNOWN
 from backupfs.sourceio import open_source
 from backupfs.sqlite_view import SqliteView, needs_view, open_view
+
+log = logging.getLogger(__name__)
 
 _SQLITE_HEAD = 100
 _VIEW_CACHE_SIZE = 64
@@ -49,12 +54,31 @@ class SourceFile:
 class Contents:
     """Opens the content of index entries; shared by all FUSE threads."""
 
-    def __init__(self, roots: list[Path]) -> None:
+    def __init__(self, roots: list[Path], manifests: list[Path | None] | None = None) -> None:
         self._roots = roots
+        self._manifest = ManifestMetadata(manifests or [None] * len(roots))
+        self._recorded: LRUCache[tuple[int, int], tuple[int, int, int | None]] = LRUCache(maxsize=_STAT_CACHE_SIZE)
         self._views: LRUCache[tuple[int, str], SqliteView | None] = LRUCache(maxsize=_VIEW_CACHE_SIZE)
         self._stats: LRUCache[tuple[int, str], tuple[int, int]] = LRUCache(maxsize=_STAT_CACHE_SIZE)
         self._view_sizes: LRUCache[tuple[int, str], int] = LRUCache(maxsize=_STAT_CACHE_SIZE)
         self._lock = threading.Lock()
+
+    def resolved(self, entry: Entry) -> Entry:
+        """``entry`` with the metadata its Manifest.db row holds, when the index left it there."""
+        row = entry.manifest_row
+        if row is None:
+            return entry
+
+        def recorded() -> tuple[int, int, int | None]:
+            return self._manifest.attributes(entry.backup, row, entry.kind)
+
+        try:
+            mode, mtime_ns, size = self._memoised(self._recorded, (entry.backup, row), recorded)
+        except OSError as exc:
+            log.warning("%s: %s", entry.path, exc)
+            return entry
+        mtime_ns = entry.mtime_ns if mtime_ns == UNKNOWN else mtime_ns
+        return replace(entry, mode=mode, mtime_ns=mtime_ns, manifest_size=size, manifest_row=None)
 
     def _source(self, entry: Entry, relpath: str) -> SourceFile:
         return SourceFile(self._roots[entry.backup] / relpath)
@@ -95,7 +119,7 @@ class Contents:
         except OSError:
             return size, mtime_ns
 
-    def _memoised(self, cache: LRUCache, key: tuple[int, str], compute: Callable[[], Any]) -> Any:
+    def _memoised(self, cache: LRUCache, key: tuple[int, Any], compute: Callable[[], Any]) -> Any:
         """``cache[key]``, computed outside the lock when missing; a failure is not cached.
 
         Two threads may compute the same value at once; they get equal results, and

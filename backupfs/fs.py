@@ -17,11 +17,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import mfusepy as fuse
-
 from backupfs.content import Contents, Reader
 from backupfs.index import Entry, Index
+from backupfs.mounting import choose_libfuse
 from backupfs.records import Kind
+from backupfs.source import UNKNOWN
+
+choose_libfuse()  # before mfusepy loads a libfuse
+
+import mfusepy as fuse  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +51,17 @@ class BackupFS(fuse.Operations):
         index: Index,
         on_ready: Callable[[], None] | None = None,
         finish_pending: Callable[[], None] | None = None,
+        complete: Callable[[], None] | None = None,
     ) -> None:
         self.index = index
         self._pending = [f"{folder}/" for folder in index.pending_dirs]
         self._finish_pending = finish_pending
+        self._complete = complete
         self._settled = threading.Event()
         self._pending_failed = False
         if not self._pending:
             self._settled.set()
-        self.contents = Contents(index.roots)
+        self.contents = Contents(index.roots, index.manifests)
         self._handles: dict[int, Reader] = {}
         self._next_handle = itertools.count(1)
         self._lock = threading.Lock()
@@ -72,7 +78,7 @@ class BackupFS(fuse.Operations):
         entry = self.index.lookup(path)
         if entry is None:
             raise fuse.FuseOSError(errno.ENOENT)
-        return entry
+        return self.contents.resolved(entry)
 
     def _wait_for_pending(self, path: str) -> None:
         """Hold a call that reaches into a folder whose content is still being worked out.
@@ -90,23 +96,34 @@ class BackupFS(fuse.Operations):
     def init(self, path: str) -> None:
         if self._on_ready is not None:
             self._on_ready()
-        if not self._settled.is_set():
+        if not self._settled.is_set() or self._complete is not None:
             threading.Thread(target=self._settle_pending, name="backupfs-pending", daemon=True).start()
 
     def _settle_pending(self) -> None:
-        try:
-            if self._finish_pending is None:
-                raise RuntimeError("the index has pending folders and nothing to complete them")
-            self._finish_pending()
-            self.index.refresh()
-        except Exception as exc:  # the mount stays up; the pending folders answer EIO
-            log.error("cannot complete %s: %s", ", ".join(self._pending), exc)
-            self._pending_failed = True
-        finally:
-            self._settled.set()
+        """Complete the pending folders, then (``complete``) the rest of the index, in the background."""
+        if not self._settled.is_set():
+            try:
+                if self._finish_pending is None:
+                    raise RuntimeError("the index has pending folders and nothing to complete them")
+                self._finish_pending()
+                self.index.refresh()
+            except Exception as exc:  # the mount stays up; the pending folders answer EIO
+                log.error("cannot complete %s: %s", ", ".join(self._pending), exc)
+                self._pending_failed = True
+            finally:
+                self._settled.set()
+        if self._complete is not None:
+            try:
+                self._complete()
+                self.index.refresh()
+            except Exception as exc:  # entries keep being completed one by one, as so far
+                log.warning("cannot complete the index: %s", exc)
 
     def getattr(self, path: str, fh: int | None = None) -> dict[str, Any]:
-        entry = self._entry(path)
+        return self._attrs(self._entry(path))
+
+    def _attrs(self, entry: Entry) -> dict[str, Any]:
+        """What ``getattr`` answers, also sent with listings (``readdir_plus``): one truth for both."""
         size, mtime = self.contents.stat(entry) if entry.kind is Kind.FILE else (entry.size, entry.mtime_ns)
         mtime = mtime or self._mounted_ns
         return {
@@ -130,6 +147,28 @@ class BackupFS(fuse.Operations):
         yield "..", {"st_mode": stat.S_IFDIR}, 0
         for name, mode in self.index.listing(entry.path):
             yield name, mode, 0  # a bare mode is the cheapest form mfusepy accepts
+
+    def readdir_plus(self, path: str) -> Iterator[tuple[str, dict[str, Any] | int]]:
+        """The listing (without "." and "..") with each entry's attributes, for ``kernel_cache``.
+
+        The kernel then answers itself the ``lstat`` of every entry that follows a listing
+        in a walk. Only attributes the index already holds are sent: one that would need the
+        source (a size the listing of payloads did not stat, metadata still in a Manifest.db
+        row, the size of a database merged with its ``-wal``, which means reading the whole
+        ``-wal``) is left to ``getattr``, so a plain listing never costs a read per file.
+        Once the index is completed in the background (``build.fill_attributes``), nearly
+        every entry carries its attributes.
+        """
+        entry = self._entry(path, listing=True)
+        if entry.kind is not Kind.DIR:
+            raise fuse.FuseOSError(errno.ENOTDIR)
+        for child in self.index.listing_entries(entry.path):
+            name = child.path.rpartition("/")[2]
+            complete = (
+                child.manifest_row is None and child.wal_source is None
+                and child.size != UNKNOWN and child.mtime_ns != UNKNOWN
+            )
+            yield name, (self._attrs(child) if complete else child.mode)
 
     def readlink(self, path: str) -> str:
         entry = self._entry(path)

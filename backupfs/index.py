@@ -7,7 +7,10 @@ leaves a half-written index behind; once in place it is never modified, which le
 reader open it ``immutable`` (no locking, no journal).
 
 Paths are stored as UTF-8 bytes with surrogate escapes, because names recovered from old
-indexes are not always valid UTF-8.
+indexes are not always valid UTF-8. A node is keyed by its depth and its whole path rather
+than by parent and name: the children of a folder are then one contiguous key range
+(depth + 1, paths starting with ``folder/``), and an intact Manifest.db's rows can be copied
+in by SQLite alone, with no per-row splitting of paths in Python.
 """
 
 from __future__ import annotations
@@ -24,17 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from backupfs.layout import OTHER_DATA, Node
+from backupfs.layout import Node
 from backupfs.records import Kind
+from backupfs.source import UNKNOWN
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE backups(no INTEGER PRIMARY KEY, root TEXT NOT NULL, prefix TEXT NOT NULL);
+CREATE TABLE backups(no INTEGER PRIMARY KEY, root TEXT NOT NULL, prefix TEXT NOT NULL, manifest TEXT);
 CREATE TABLE nodes(
-    parent BLOB NOT NULL,
-    name BLOB NOT NULL,
+    depth INTEGER NOT NULL,
+    path BLOB NOT NULL,
     kind INTEGER NOT NULL,
     mode INTEGER NOT NULL,
     size INTEGER NOT NULL,
@@ -48,22 +52,16 @@ CREATE TABLE nodes(
     manifest_size INTEGER,
     real_name BLOB,
     file_type TEXT,
-    PRIMARY KEY(parent, name)
+    manifest_row INTEGER,
+    PRIMARY KEY(depth, path)
 ) WITHOUT ROWID;
-CREATE TABLE pending(
-    backup INTEGER NOT NULL,
-    file_id TEXT NOT NULL,
-    source TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    mode INTEGER NOT NULL
-);
 """
 
 _COLUMNS = (
-    "name, kind, mode, size, mtime_ns, backup, source, file_id, origin, target, wal_source, manifest_size, "
-    "real_name, file_type"
+    "path, kind, mode, size, mtime_ns, backup, source, file_id, origin, target, wal_source, manifest_size, "
+    "real_name, file_type, manifest_row"
 )
+NODE_COLUMNS = f"depth, {_COLUMNS}"
 
 
 def _encode(text: str) -> bytes:
@@ -92,103 +90,25 @@ class Entry:
     manifest_size: int | None
     real_name: str | None
     file_type: str | None
+    manifest_row: int | None = None  # its row in the backup's Manifest.db while its metadata is still there
 
 
 ROOT = Entry("", Kind.DIR, 0o040555, 0, 0, 0, None, None, None, None, None, None, None, None)
 
 
-@dataclass(frozen=True, slots=True)
-class PendingPayload:
-    """An unnamed payload waiting to be typed, then placed under ``other-data``."""
-
-    backup: int
-    file_id: str
-    source: str
-    size: int
-    mtime_ns: int
-    mode: int
+def depth_of(path: str) -> int:
+    """How deep a mount path ("a/b/c") lies: 1 for an entry of the root."""
+    return path.count("/") + 1
 
 
-def write_index(
-    path: Path,
-    roots: list[Path],
-    nodes: Iterable[Node],
-    meta: dict[str, object],
-    pending: Iterable[PendingPayload] = (),
-    prefixes: list[tuple[str, ...]] | None = None,
-) -> None:
-    """Write an index atomically at ``path``; it is complete once no payload is ``pending``.
+@contextmanager
+def new_index(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Connection]:
+    """A connection to a new index file, renamed over ``path`` when the block succeeds.
 
-    ``prefixes`` are the folders each backup is shown in (none when there is one backup).
+    The file starts empty, or as a copy of ``start_from``. It is written next to ``path``
+    and only renamed into place once complete: readers of the old file keep reading it
+    (an index is never modified in place) and an interrupted build leaves nothing behind.
     """
-    pending = list(pending)
-    prefixes = prefixes or [()] * len(roots)
-
-    def fill(conn: sqlite3.Connection) -> None:
-        conn.executescript(_SCHEMA)
-        conn.executemany(
-            "INSERT INTO backups VALUES (?, ?, ?)",
-            [(no, str(root), json.dumps(prefix)) for no, (root, prefix) in enumerate(zip(roots, prefixes))],
-        )
-        pending_dirs = sorted({"/".join((*prefixes[p.backup], OTHER_DATA)) for p in pending})
-        _set_meta(conn, {**meta, "format_version": FORMAT_VERSION, "pending_dirs": pending_dirs})
-        _insert_nodes(conn, nodes)
-        conn.executemany(
-            "INSERT INTO pending VALUES (?,?,?,?,?,?)",
-            ((p.backup, p.file_id, p.source, p.size, p.mtime_ns, p.mode) for p in pending),
-        )
-
-    _write_atomically(path, None, fill)
-
-
-def complete_index(path: Path, nodes: Iterable[Node], meta: Callable[[], dict[str, object]]) -> None:
-    """Replace the index at ``path`` by a copy holding ``nodes`` instead of its pending payloads.
-
-    ``nodes`` may be produced as they are consumed, and ``meta()`` is called once they
-    all are, so whatever is learnt on the way can be recorded. Readers of the old file keep
-    reading it (it is never modified in place); :meth:`Index.refresh` moves to the new one.
-    """
-
-    def fill(conn: sqlite3.Connection) -> None:
-        _insert_nodes(conn, nodes)
-        conn.execute("DELETE FROM pending")
-        _set_meta(conn, {**meta(), "pending_dirs": []})
-
-    _write_atomically(path, path, fill)
-
-
-def _set_meta(conn: sqlite3.Connection, meta: dict[str, object]) -> None:
-    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
-
-
-def _insert_nodes(conn: sqlite3.Connection, nodes: Iterable[Node]) -> None:
-    conn.executemany(
-        "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            (
-                _encode("/".join(n.path[:-1])),
-                _encode(n.path[-1]),
-                int(n.kind),
-                n.mode,
-                n.size,
-                n.mtime_ns,
-                n.backup,
-                n.source,
-                n.file_id,
-                n.origin,
-                None if n.target is None else _encode(n.target),
-                n.wal_source,
-                n.manifest_size,
-                None if n.real_name is None else _encode(n.real_name),
-                n.file_type,
-            )
-            for n in nodes
-        ),
-    )
-
-
-def _write_atomically(path: Path, start_from: Path | None, fill: Callable[[sqlite3.Connection], None]) -> None:
-    """Write a new file next to ``path`` (a copy of ``start_from`` if given), then rename it over."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, index_tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -197,8 +117,12 @@ def _write_atomically(path: Path, start_from: Path | None, fill: Callable[[sqlit
             shutil.copyfile(start_from, index_tmp)
         conn = sqlite3.connect(index_tmp)
         try:
-            conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
-            fill(conn)
+            # The file is private until renamed, so durability on the way is worthless; a
+            # large page cache keeps SQLite's B-tree inserts in memory.
+            conn.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-131072;"
+            )
+            yield conn
             conn.commit()
         finally:
             conn.close()
@@ -206,6 +130,50 @@ def _write_atomically(path: Path, start_from: Path | None, fill: Callable[[sqlit
     except BaseException:
         Path(index_tmp).unlink(missing_ok=True)
         raise
+
+
+def create_tables(
+    conn: sqlite3.Connection, roots: list[Path], prefixes: list[tuple[str, ...]], manifests: list[Path | None]
+) -> None:
+    """The empty tables of a new index, with one row per backup.
+
+    ``prefixes`` are the folders each backup is shown in (none when there is one backup);
+    ``manifests`` the private copies of their Manifest.db that ``manifest_row`` points into.
+    """
+    conn.executescript(_SCHEMA)
+    conn.executemany(
+        "INSERT INTO backups VALUES (?, ?, ?, ?)",
+        [
+            (no, str(root), json.dumps(prefix), None if manifest is None else str(manifest))
+            for no, (root, prefix, manifest) in enumerate(zip(roots, prefixes, manifests))
+        ],
+    )
+
+
+def set_meta(conn: sqlite3.Connection, meta: dict[str, object]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+
+
+def node_row(node: Node) -> tuple:
+    """``node`` as a row of ``nodes`` (in :data:`NODE_COLUMNS` order)."""
+    return (
+        len(node.path),
+        _encode("/".join(node.path)),
+        int(node.kind),
+        node.mode,
+        node.size,
+        node.mtime_ns,
+        node.backup,
+        node.source,
+        node.file_id,
+        node.origin,
+        None if node.target is None else _encode(node.target),
+        node.wal_source,
+        node.manifest_size,
+        None if node.real_name is None else _encode(node.real_name),
+        node.file_type,
+        node.manifest_row,
+    )
 
 
 class Index:
@@ -226,10 +194,12 @@ class Index:
         """Move to the file now at ``path`` (after :func:`complete_index` replaced it)."""
         self._generation += 1
         with self._connection() as conn:
-            backups = conn.execute("SELECT root, prefix FROM backups ORDER BY no").fetchall()
+            backups = conn.execute("SELECT root, prefix, manifest FROM backups ORDER BY no").fetchall()
             meta = conn.execute("SELECT key, value FROM meta").fetchall()
-        self.roots = [Path(root) for root, _ in backups]
-        self.prefixes = [tuple(json.loads(prefix)) for _, prefix in backups]
+        self.roots = [Path(root) for root, _, _ in backups]
+        self.prefixes = [tuple(json.loads(prefix)) for _, prefix, _ in backups]
+        # Private copies of each backup's Manifest.db, for entries whose metadata is still there.
+        self.manifests = [None if manifest is None else Path(manifest) for _, _, manifest in backups]
         self.meta = {key: json.loads(value) for key, value in meta}
 
     @property
@@ -237,16 +207,17 @@ class Index:
         """Folders whose content is not known yet: unnamed payloads still to be typed."""
         return list(self.meta.get("pending_dirs", []))
 
-    def pending(self) -> Iterator[PendingPayload]:
-        """The unnamed payloads still to be typed, by backup then file id (copies side by side)."""
+    def file_ids(self, backup: int) -> set[str]:
+        """The file ids shown for ``backup`` so far."""
         with self._connection() as conn:
-            query = "SELECT backup, file_id, source, size, mtime_ns, mode FROM pending ORDER BY backup, file_id"
-            for row in conn.execute(query):
-                yield PendingPayload(*row)
+            query = "SELECT group_concat(file_id, ' ') FROM nodes WHERE backup=? AND file_id IS NOT NULL"
+            return set((conn.execute(query, (backup,)).fetchone()[0] or "").split())
 
-    def pending_count(self) -> int:
+    def unread_count(self) -> int:
+        """Entries whose metadata is still to be read from a manifest row or from the payload."""
         with self._connection() as conn:
-            return conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+            query = "SELECT count(*) FROM nodes WHERE manifest_row IS NOT NULL OR (kind=1 AND (size=? OR mtime_ns=?))"
+            return conn.execute(query, (UNKNOWN, UNKNOWN)).fetchone()[0]
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -271,11 +242,19 @@ class Index:
         """The entry at ``path`` ("a/b/c", no leading slash; "" is the root)."""
         if path == "":
             return ROOT
-        parent, _, name = path.rpartition("/")
         with self._connection() as conn:
-            query = f"SELECT {_COLUMNS} FROM nodes WHERE parent=? AND name=?"
-            row = conn.execute(query, (_encode(parent), _encode(name))).fetchone()
-        return None if row is None else self._entry(parent, row)
+            query = f"SELECT {_COLUMNS} FROM nodes WHERE depth=? AND path=?"
+            row = conn.execute(query, (depth_of(path), _encode(path))).fetchone()
+        return None if row is None else self._entry(row)
+
+    @staticmethod
+    def _children(path: str) -> tuple[str, tuple[int, bytes, bytes]]:
+        """The WHERE clause selecting the entries directly inside folder ``path``, and its values."""
+        if path == "":
+            return "depth=1", ()
+        start = _encode(path) + b"/"
+        # Every child is one level deeper and starts with "path/"; "0" is the byte after "/".
+        return "depth=? AND path>? AND path<?", (depth_of(path) + 1, start, start[:-1] + b"0")
 
     def listing(self, path: str) -> list[tuple[str, int]]:
         """``(name, mode)`` of each entry directly inside directory ``path``.
@@ -283,9 +262,23 @@ class Index:
         What a directory listing needs and no more: building full entries costs ten
         times as much, and a walk of the mount lists every entry.
         """
+        where, values = self._children(path)
+        skip = len(_encode(path)) + 2 if path else 1
         with self._connection() as conn:
-            rows = conn.execute("SELECT name, mode FROM nodes WHERE parent=?", (_encode(path),)).fetchall()
+            rows = conn.execute(f"SELECT substr(path, {skip}), mode FROM nodes WHERE {where}", values).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), mode) for name, mode in rows]
+
+    def listing_entries(self, path: str) -> list[Entry]:
+        """Full entries directly inside directory ``path``, in one query.
+
+        For a listing that carries every entry's attributes (FUSE's READDIRPLUS): that
+        needs what ``lookup`` gives for each child, and one query per child would cost
+        as much as the per-file lookups the kernel is being spared.
+        """
+        where, values = self._children(path)
+        with self._connection() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM nodes WHERE {where}", values).fetchall()
+        return [self._entry(row) for row in rows]
 
     def recorded_sizes(self) -> list[tuple[int, str, int]]:
         """``(backup, source, size)`` of every file whose index row records a size."""
@@ -296,14 +289,13 @@ class Index:
     def walk(self) -> Iterator[Entry]:
         """Every entry, for reports and tests."""
         with self._connection() as conn:
-            for parent, *row in conn.execute(f"SELECT parent, {_COLUMNS} FROM nodes"):
-                yield self._entry(_decode(parent) or "", row)
+            for row in conn.execute(f"SELECT {_COLUMNS} FROM nodes"):
+                yield self._entry(row)
 
     @staticmethod
-    def _entry(parent: str, row: tuple) -> Entry:
-        name = _decode(row[0]) or ""
+    def _entry(row: tuple) -> Entry:
         return Entry(
-            path=f"{parent}/{name}" if parent else name,
+            path=_decode(row[0]) or "",
             kind=Kind(row[1]),
             mode=row[2],
             size=row[3],
@@ -317,6 +309,7 @@ class Index:
             manifest_size=row[11],
             real_name=_decode(row[12]),
             file_type=row[13],
+            manifest_row=row[14],
         )
 
     def close(self) -> None:

@@ -8,12 +8,10 @@ Rules, so that every payload stays reachable and nothing resolves outside the mo
 * path components that could escape or vanish are made safe: empty and ``.`` components
   are dropped, ``..`` becomes ``%2E%2E``, ``/`` inside a domain becomes ``%2F``, NUL becomes
   ``%00``, and a component longer than 255 bytes is cut and given a hash tail;
-* when two entries want the same path (a file and a directory, the same path under two
-  file ids, a snapshot copy), the directory keeps the name and each later file gets
-  ``~<first 8 hex digits of its fileid>`` (or ``~snapshot``) appended: no payload is dropped;
-* a database's ``-wal``/``-journal`` sibling is shown as ``<name>-wal.raw`` because the
-  database itself is shown with the WAL merged in, and a SQLite client that saw a ``-wal``
-  beside it would try to replay it.
+* a snapshot copy of a payload gets ``~snapshot`` appended;
+* when two entries want the same path, :mod:`backupfs.tree` keeps every one (a folder keeps
+  the path, a file gets ``~<first 8 hex digits of its fileid>``), and shows a database's
+  ``-wal``/``-journal`` sibling as ``<name>-wal.raw``.
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from dataclasses import dataclass
 from backupfs.naming import Name, Origin
 from backupfs.records import Kind, ManifestRecord
 from backupfs.sniff import FileType
-from backupfs.source import Payload
+from backupfs.source import UNKNOWN, Payload
 
 # A relative path needs no care when no component is empty, ".", ".." or holds a NUL, and
 # it is too short for any component to pass NAME_MAX bytes (up to 4 bytes per character,
@@ -59,6 +57,7 @@ class Node:
     manifest_size: int | None = None
     real_name: str | None = None  # "domain/relativePath" as the backup names it, before making it safe
     file_type: str | None = None  # sniffed "folder/ext" of an unnamed payload
+    manifest_row: int | None = None  # its row in the backup's Manifest.db copy while metadata is read lazily
 
 
 def safe_component(name: str) -> str:
@@ -89,10 +88,16 @@ def safe_path(domain: str, relative_path: str) -> tuple[str, ...]:
     return (head, *(safe_component(part) for part in relative_path.split("/") if part not in ("", ".")))
 
 
-def _mtime_ns(record: ManifestRecord | None, payload: Payload | None) -> int:
-    if record is not None and record.mtime is not None:
-        return record.mtime * 1_000_000_000
-    return payload.mtime_ns if payload is not None else 0
+def recorded_attributes(kind: Kind, mode: int | None, mtime: int | None) -> tuple[int, int]:
+    """The mode and mtime shown for a file or folder that an index row describes.
+
+    The row's permissions without write bits, and its mtime; a file without one shows its
+    payload's (:data:`UNKNOWN` here, filled from the payload), a folder the epoch. Used
+    both when rows are read whole and when their metadata is read later (``manifest_row``).
+    """
+    if kind is Kind.DIR:
+        return stat.S_IFDIR | _read_only(mode, 0o555), 0 if mtime is None else mtime * 1_000_000_000
+    return stat.S_IFREG | _read_only(mode, 0o444), UNKNOWN if mtime is None else mtime * 1_000_000_000
 
 
 def _read_only(mode: int | None, default: int) -> int:
@@ -100,142 +105,88 @@ def _read_only(mode: int | None, default: int) -> int:
     return perms & ~0o222
 
 
-class LayoutBuilder:
-    """Collects the entries of one mount (one or several backups) and resolves clashes."""
+def named_nodes(
+    backup_no: int,
+    prefix: tuple[str, ...],
+    payloads: Iterable[Payload],
+    names: Mapping[str, Name],
+    records: Iterable[ManifestRecord],
+) -> list[Node]:
+    """Every named payload of one backup, and the index's directories and symlinks.
 
-    def __init__(self) -> None:
-        self._files: list[Node] = []
-        self._dirs: dict[tuple[str, ...], Node] = {}
-
-    def add_backup(
-        self,
-        backup_no: int,
-        prefix: tuple[str, ...],
-        payloads: Iterable[Payload],
-        names: Mapping[str, Name],
-        records: Iterable[ManifestRecord],
-    ) -> None:
-        """Place every named payload of one backup, and the index's directories and symlinks.
-
-        Unnamed payloads are placed by :func:`unnamed_nodes` once typed, which can happen
-        after the mount is up: their paths cannot clash with these (see :func:`safe_path`).
-        """
-        seen: set[str] = set()
-        for payload in payloads:
-            name = names.get(payload.file_id)
-            duplicate = payload.file_id in seen
-            seen.add(payload.file_id)
-            if name is None:
-                continue
-            path = prefix + safe_path(name.domain, name.relative_path)
-            record = name.record
-            if duplicate:
-                path = path[:-1] + (path[-1] + "~snapshot",)
-            self._files.append(
+    Paths may still clash and parent folders may be missing: :class:`backupfs.tree.TreeWriter`
+    settles both. Unnamed payloads are placed by :func:`unnamed_nodes` once typed, which
+    can happen after the mount is up: their paths cannot clash with these (see
+    :func:`safe_path`). Sorted by path and source, so clashes resolve the same way every time.
+    """
+    nodes: list[Node] = []
+    seen: set[str] = set()
+    for payload in payloads:
+        name = names.get(payload.file_id)
+        duplicate = payload.file_id in seen
+        seen.add(payload.file_id)
+        if name is None:
+            continue
+        path = prefix + safe_path(name.domain, name.relative_path)
+        record = name.record
+        if duplicate:
+            path = path[:-1] + (path[-1] + "~snapshot",)
+        mode, mtime_ns = recorded_attributes(Kind.FILE, record and record.mode, record and record.mtime)
+        nodes.append(
+            Node(
+                path=path,
+                kind=Kind.FILE,
+                mode=mode,
+                size=payload.size,
+                mtime_ns=payload.mtime_ns if mtime_ns == UNKNOWN else mtime_ns,
+                backup=backup_no,
+                source=payload.relpath,
+                file_id=payload.file_id,
+                origin=name.origin,
+                manifest_size=record.size if record else None,
+                real_name=f"{name.domain}/{name.relative_path}",
+            )
+        )
+    for record in records:
+        if record.kind is Kind.FILE:
+            continue
+        path = prefix + safe_path(record.domain, record.relative_path)
+        if record.kind is Kind.DIR:
+            mode, mtime_ns = recorded_attributes(Kind.DIR, record.mode, record.mtime)
+            nodes.append(
                 Node(
                     path=path,
-                    kind=Kind.FILE,
-                    mode=stat.S_IFREG | _read_only(record.mode if record else None, 0o444),
-                    size=payload.size,
-                    mtime_ns=_mtime_ns(record, payload),
-                    backup=backup_no,
-                    source=payload.relpath,
-                    file_id=payload.file_id,
-                    origin=name.origin,
-                    manifest_size=record.size if record else None,
-                    real_name=f"{name.domain}/{name.relative_path}",
-                )
-            )
-        for record in records:
-            if record.kind is Kind.FILE:
-                continue
-            path = prefix + safe_path(record.domain, record.relative_path)
-            if record.kind is Kind.DIR:
-                self._dirs[path] = Node(
-                    path=path,
                     kind=Kind.DIR,
-                    mode=stat.S_IFDIR | _read_only(record.mode, 0o555),
-                    mtime_ns=_mtime_ns(record, None),
+                    mode=mode,
+                    mtime_ns=mtime_ns,
                     backup=backup_no,
                     file_id=record.file_id,
                     origin=Origin.MANIFEST,
                 )
-            else:
-                target = record.target or ""
-                self._files.append(
-                    Node(
-                        path=path,
-                        kind=Kind.SYMLINK,
-                        mode=stat.S_IFLNK | 0o777,
-                        size=len(target.encode("utf-8", "surrogateescape")),
-                        mtime_ns=_mtime_ns(record, None),
-                        backup=backup_no,
-                        file_id=record.file_id,
-                        origin=Origin.MANIFEST,
-                        target=target,
-                    )
+            )
+        else:
+            target = record.target or ""
+            nodes.append(
+                Node(
+                    path=path,
+                    kind=Kind.SYMLINK,
+                    mode=stat.S_IFLNK | 0o777,
+                    size=len(target.encode("utf-8", "surrogateescape")),
+                    mtime_ns=0 if record.mtime is None else record.mtime * 1_000_000_000,
+                    backup=backup_no,
+                    file_id=record.file_id,
+                    origin=Origin.MANIFEST,
+                    target=target,
                 )
+            )
+    # Folders first: a file that clashes with one then moves aside as it arrives.
+    nodes.sort(key=lambda n: (n.kind is not Kind.DIR, n.path, n.source or ""))
+    return nodes
 
-    def add_dir(self, path: tuple[str, ...], mtime_ns: int = 0) -> None:
-        """Make sure a directory exists even if nothing is placed in it."""
-        if path not in self._dirs:
-            self._dirs[path] = Node(path=path, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555, mtime_ns=mtime_ns)
 
-    def nodes(self) -> list[Node]:
-        """All entries with unique, safe paths; parents before children."""
-        for path in list(self._dirs):
-            for depth in range(1, len(path)):
-                self.add_dir(path[:depth])
-        # Every known folder now has its parents, so a file's climb stops at the first one.
-        for node in self._files:
-            for depth in range(len(node.path) - 1, 0, -1):
-                if node.path[:depth] in self._dirs:
-                    break
-                self.add_dir(node.path[:depth])
-        self._files.sort(key=lambda n: (n.path, n.source or ""))
-        taken: dict[tuple[str, ...], Node] = {}
-        for node in self._files:
-            path = node.path
-            if path in self._dirs or path in taken:
-                path = self._unique(node, taken)
-            node.path = path
-            taken[path] = node
-        self._link_wal_siblings(taken)
-        return sorted([*self._dirs.values(), *taken.values()], key=lambda n: n.path)
-
-    def _unique(self, node: Node, taken: Mapping[tuple[str, ...], Node]) -> tuple[str, ...]:
-        base = node.path[:-1]
-        tag = node.file_id or hashlib.sha1((node.target or "").encode("utf-8", "surrogateescape")).hexdigest()
-        for suffix in (tag[:8], tag):
-            candidate = base + (safe_component(f"{node.path[-1]}~{suffix}"),)
-            if candidate not in self._dirs and candidate not in taken:
-                return candidate
-        counter = 2
-        while True:
-            candidate = base + (safe_component(f"{node.path[-1]}~{tag}~{counter}"),)
-            if candidate not in self._dirs and candidate not in taken:
-                return candidate
-            counter += 1
-
-    def _link_wal_siblings(self, taken: dict[tuple[str, ...], Node]) -> None:
-        for path, node in list(taken.items()):
-            if node.kind is not Kind.FILE or node.origin == Origin.UNKNOWN:
-                continue
-            leaf = path[-1]
-            for suffix in ("-wal", "-journal"):
-                if not leaf.endswith(suffix):
-                    continue
-                database = taken.get(path[:-1] + (leaf[: -len(suffix)],))
-                if database is None or database.kind is not Kind.FILE:
-                    continue
-                raw_path = path[:-1] + (safe_component(leaf + RAW_SUFFIX),)
-                if raw_path in taken or raw_path in self._dirs:
-                    continue
-                del taken[path]
-                node.path = raw_path
-                taken[raw_path] = node
-                if suffix == "-wal" and database.backup == node.backup:
-                    database.wal_source = node.source
+def folder_node(path: tuple[str, ...]) -> Node:
+    """A folder the mount needs even if nothing is placed in it (a backup's own, other-data)."""
+    return Node(path=path, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555)
 
 
 def unnamed_nodes(

@@ -24,21 +24,26 @@ log = logging.getLogger(__name__)
 _KINDS = {1: Kind.FILE, 2: Kind.DIR, 4: Kind.SYMLINK}
 _FILE_ID = re.compile(r"[0-9a-fA-F]{40}")
 _MAX_ROWID = (1 << 63) - 1
-_QUERY = "SELECT rowid, fileID, domain, relativePath, flags, file FROM Files WHERE rowid > ? ORDER BY rowid"
+_QUERY = "SELECT rowid, fileID, domain, relativePath, flags, file FROM Files WHERE rowid > :after AND ({}) ORDER BY rowid"
 _NO_META = MBFileMeta()
 
 
 def read_manifest_db(
-    path: Path, progress: Callable[[int, int], None] | None = None, name: str | None = None
+    path: Path,
+    progress: Callable[[int, int], None] | None = None,
+    name: str | None = None,
+    condition: str = "1",
+    parameters: dict[str, object] | None = None,
 ) -> IndexReadResult:
     """Every usable row of ``Files``; damage is reported in the result, never raised.
 
     ``progress(rows_done, rows_expected)`` is called as rows are decoded, for a progress bar.
     ``name`` is what messages call the file (``path`` may be a private copy in the cache).
+    ``condition`` (SQL over the row's columns, with named ``parameters``) limits the rows read.
     """
     name = name or path.name
     try:
-        conn = sqlite3.connect(_readonly_uri(path), uri=True)
+        conn = sqlite3.connect(readonly_uri(path), uri=True)
     except sqlite3.Error as exc:
         return IndexReadResult([], complete=False, problem=f"{name} could not be opened as a database ({exc}).")
     try:
@@ -52,7 +57,8 @@ def read_manifest_db(
             return IndexReadResult([], complete=False, problem=f"{name} is not a readable SQLite database ({exc}).")
         if not has_files:
             return IndexReadResult([], complete=False, problem=f"{name} has no Files table; it is empty or damaged.")
-        result = _read_files(conn, name, progress)
+        query = _QUERY.format(condition)
+        result = _read_files(conn, name, progress, lambda after: conn.execute(query, {**(parameters or {}), "after": after}))
     finally:
         conn.close()
     missing = _truncated_bytes(path)
@@ -85,7 +91,7 @@ def read_manifest_names(path: Path) -> list[tuple[str, str]]:
     """
     names: list[tuple[str, str]] = []
     try:
-        conn = sqlite3.connect(_readonly_uri(path), uri=True)
+        conn = sqlite3.connect(readonly_uri(path), uri=True)
     except sqlite3.Error:
         return names
     try:
@@ -101,14 +107,17 @@ def read_manifest_names(path: Path) -> list[tuple[str, str]]:
     return names
 
 
-def _readonly_uri(path: Path) -> str:
+def readonly_uri(path: Path) -> str:
     """An absolute ``file:`` URI; quoting keeps ``?``, ``#`` and ``%`` in folder names literal."""
     absolute = os.path.abspath(os.fsdecode(path))
     return "file:///" + quote(absolute.lstrip("/"), errors="surrogateescape") + "?mode=ro&immutable=1"
 
 
+_Query = Callable[[int], sqlite3.Cursor]  # the rows after a rowid, in rowid order
+
+
 def _read_files(
-    conn: sqlite3.Connection, name: str, progress: Callable[[int, int], None] | None
+    conn: sqlite3.Connection, name: str, progress: Callable[[int, int], None] | None, query: _Query
 ) -> IndexReadResult:
     records: list[ManifestRecord] = []
     skipped = bad_blobs = 0
@@ -119,7 +128,7 @@ def _read_files(
             expected = conn.execute("SELECT max(rowid) FROM Files").fetchone()[0] or 0
         except sqlite3.DatabaseError:
             expected = 0
-    for done, row in enumerate(_rows(conn, errors), 1):
+    for done, row in enumerate(_rows(conn, errors, query), 1):
         if progress is not None and done % 1024 == 0:
             progress(done, max(expected, done))
         record, blob_ok = _record(row)
@@ -145,7 +154,7 @@ def _read_files(
     return IndexReadResult(records, complete=True)
 
 
-def _rows(conn: sqlite3.Connection, errors: list[str]) -> Iterator[tuple]:
+def _rows(conn: sqlite3.Connection, errors: list[str], query: _Query) -> Iterator[tuple]:
     """Rows in rowid order, stepping over damaged stretches of the table.
 
     After an error at rowid ``last``, seeks to ``last + gap`` for growing gaps until one
@@ -154,7 +163,7 @@ def _rows(conn: sqlite3.Connection, errors: list[str]) -> Iterator[tuple]:
     last = 0
     while True:
         try:
-            for row in conn.execute(_QUERY, (last,)):
+            for row in query(last):
                 if row[0] <= last:  # a damaged page can send the cursor backwards: never loop
                     continue
                 last = row[0]
@@ -163,22 +172,22 @@ def _rows(conn: sqlite3.Connection, errors: list[str]) -> Iterator[tuple]:
         except sqlite3.DatabaseError as exc:
             errors.append(str(exc))
         failed, gap = 0, 1
-        while last + gap <= _MAX_ROWID and not _readable_after(conn, last + gap):
+        while last + gap <= _MAX_ROWID and not _readable_after(conn, query, last + gap):
             failed, gap = gap, gap * 4
         if last + gap > _MAX_ROWID:
             return
         while gap - failed > 1:
             middle = (failed + gap) // 2
-            if _readable_after(conn, last + middle):
+            if _readable_after(conn, query, last + middle):
                 gap = middle
             else:
                 failed = middle
         last += gap
 
 
-def _readable_after(conn: sqlite3.Connection, rowid: int) -> bool:
+def _readable_after(conn: sqlite3.Connection, query: _Query, rowid: int) -> bool:
     try:
-        conn.execute(_QUERY, (rowid,)).fetchone()
+        query(rowid).fetchone()
     except sqlite3.DatabaseError:
         return False
     return True

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterable
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backupfs.layout import LayoutBuilder, safe_component, safe_path, unnamed_nodes
+from backupfs.index import Entry, Index, create_tables, new_index
+from backupfs.layout import Node, named_nodes, safe_component, safe_path, unnamed_nodes
 from backupfs.naming import Name, Origin
 from backupfs.records import Kind, ManifestRecord
 from backupfs.sniff import FileType
 from backupfs.source import Payload
+from backupfs.tree import TreeWriter
 
 
 def payload(fid: str, relpath: str | None = None) -> Payload:
@@ -20,6 +24,22 @@ def payload(fid: str, relpath: str | None = None) -> Payload:
 
 def fid(n: int) -> str:
     return f"{n:040x}"
+
+
+def placed(folder: Path, *batches: Iterable[Node]) -> dict[tuple[str, ...], Entry]:
+    """The tree a real index holds once these nodes went in, batch after batch."""
+    path = folder / "layout.index"
+    with new_index(path) as conn:
+        create_tables(conn, [folder], [()], [None])
+        tree = TreeWriter(conn)
+        for nodes in batches:
+            tree.add(nodes)
+        tree.finish()
+    index = Index(path)
+    try:
+        return {tuple(entry.path.split("/")): entry for entry in index.walk()}
+    finally:
+        index.close()
 
 
 def test_components_cannot_escape_or_vanish():
@@ -31,23 +51,28 @@ def test_components_cannot_escape_or_vanish():
     assert len(long.encode()) <= 255 and long != safe_component("é" * 301)
 
 
-def test_file_and_directory_at_the_same_path_both_stay_visible():
+def test_file_and_directory_at_the_same_path_both_stay_visible(tmp_path: Path):
     names = {fid(1): Name("HomeDomain", "a", Origin.MANIFEST), fid(2): Name("HomeDomain", "a/b", Origin.MANIFEST)}
-    builder = LayoutBuilder()
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, [])
-    paths = {n.path: n for n in builder.nodes()}
+    paths = placed(tmp_path, named_nodes(0, (), [payload(fid(1)), payload(fid(2))], names, []))
     assert paths[("HomeDomain", "a")].kind is Kind.DIR
     assert paths[("HomeDomain", "a", "b")].file_id == fid(2)
     assert paths[("HomeDomain", f"a~{fid(1)[:8]}")].file_id == fid(1)
 
 
-def test_same_path_under_two_file_ids_keeps_both():
+def test_same_path_under_two_file_ids_keeps_both(tmp_path: Path):
     names = {fid(1): Name("HomeDomain", "x", Origin.MANIFEST), fid(2): Name("HomeDomain", "x", Origin.MANIFEST)}
-    builder = LayoutBuilder()
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, [])
-    files = [n for n in builder.nodes() if n.kind is Kind.FILE]
-    assert sorted(n.file_id for n in files) == [fid(1), fid(2)]
-    assert len({n.path for n in files}) == 2
+    paths = placed(tmp_path, named_nodes(0, (), [payload(fid(1)), payload(fid(2))], names, []))
+    files = {path: e.file_id for path, e in paths.items() if e.kind is Kind.FILE}
+    assert files == {("HomeDomain", "x"): fid(1), ("HomeDomain", f"x~{fid(2)[:8]}"): fid(2)}
+
+
+def test_a_folder_arriving_after_a_file_takes_the_path_and_the_file_moves_aside(tmp_path: Path):
+    file = Node(("HomeDomain", "a"), Kind.FILE, stat.S_IFREG | 0o444, source="x", file_id=fid(1))
+    inner = Node(("HomeDomain", "a", "b"), Kind.FILE, stat.S_IFREG | 0o444, source="y", file_id=fid(2))
+    paths = placed(tmp_path, [file], [inner])
+    assert paths[("HomeDomain", "a")].kind is Kind.DIR
+    assert paths[("HomeDomain", f"a~{fid(1)[:8]}")].file_id == fid(1)
+    assert paths[("HomeDomain", "a", "b")].file_id == fid(2)
 
 
 def test_snapshot_copy_of_a_payload_is_kept():
@@ -59,31 +84,29 @@ def test_snapshot_copy_of_a_payload_is_kept():
 
 def test_a_domain_called_other_data_cannot_mix_with_unnamed_files():
     names = {fid(1): Name("other-data", "images/x.jpg", Origin.MANIFEST)}
-    builder = LayoutBuilder()
-    builder.add_backup(0, (), [payload(fid(1))], names, [])
-    assert [n.path for n in builder.nodes() if n.kind is Kind.FILE] == [("%6Fther-data", "images", "x.jpg")]
+    assert [n.path for n in named_nodes(0, (), [payload(fid(1))], names, [])] == [("%6Fther-data", "images", "x.jpg")]
 
 
-def test_wal_sibling_is_renamed_and_linked_to_its_database():
+def test_wal_sibling_is_renamed_and_linked_to_its_database(tmp_path: Path):
     names = {
         fid(1): Name("HomeDomain", "Library/SMS/sms.db", Origin.CATALOG),
         fid(2): Name("HomeDomain", "Library/SMS/sms.db-wal", Origin.CATALOG),
     }
-    builder = LayoutBuilder()
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], names, [])
-    paths = {n.path: n for n in builder.nodes()}
+    paths = placed(tmp_path, named_nodes(0, (), [payload(fid(1)), payload(fid(2))], names, []))
     database = paths[("HomeDomain", "Library", "SMS", "sms.db")]
     assert database.wal_source == f"{fid(2)[:2]}/{fid(2)}"
     assert ("HomeDomain", "Library", "SMS", "sms.db-wal.raw") in paths
     assert ("HomeDomain", "Library", "SMS", "sms.db-wal") not in paths
 
 
-def test_unnamed_payloads_are_grouped_by_type_and_everything_is_read_only():
+def test_unnamed_payloads_are_grouped_by_type_and_everything_is_read_only(tmp_path: Path):
     types = {fid(1): FileType("databases", "sqlite"), fid(2): FileType("unknown", None)}
-    builder = LayoutBuilder()
     records = [ManifestRecord(fid(9), "HomeDomain", "Library", Kind.DIR, mode=0o40755)]
-    builder.add_backup(0, (), [payload(fid(1)), payload(fid(2))], {}, records)
-    nodes = {n.path: n for n in [*builder.nodes(), *unnamed_nodes(0, (), [payload(fid(1)), payload(fid(2))], types)]}
+    nodes = placed(
+        tmp_path,
+        named_nodes(0, (), [payload(fid(1)), payload(fid(2))], {}, records),
+        unnamed_nodes(0, (), [payload(fid(1)), payload(fid(2))], types),
+    )
     assert ("other-data", "databases", f"{fid(1)}.sqlite") in nodes
     assert ("other-data", "unknown", fid(2)) in nodes
     assert all(n.mode & 0o222 == 0 for n in nodes.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import filecmp
 import os
+import time
 import shutil
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ from urllib.parse import quote
 import pytest
 
 from backupfs.catalog import Catalog
+from backupfs.index import Index
 from backupfs.records import Kind, file_id
 from tests.backups import DIARY, UNNAMEABLE_APP, WHATSAPP, BuiltBackup, build, fingerprint, roundtrip_specs, standard_specs
 from tests.conftest import run_cli
@@ -274,13 +276,26 @@ def test_bad_input_gives_one_clear_line(tmp_path):
     assert result.returncode == 1 and "not mounted" in result.stderr
 
 
+def _settled_index(index_dir: Path) -> tuple[list[Path], int]:
+    """The index files once the mount's background completion has finished with them."""
+    for _ in range(100):
+        files = sorted(index_dir.iterdir())
+        if len(files) == 1:
+            index = Index(files[0])
+            done = not index.pending_dirs and index.unread_count() == 0
+            index.close()
+            if done:
+                return files, files[0].stat().st_mtime_ns
+        time.sleep(0.2)
+    raise AssertionError(f"the index in {index_dir} was never completed")
+
+
 def test_second_mount_reuses_the_index(tmp_path, mount, index_dir):
     backup = build(tmp_path / "src", index="none")
     mount(backup.root)
-    first = sorted(index_dir.iterdir())
-    stamp = first[0].stat().st_mtime_ns
+    first = _settled_index(index_dir)
     mount(backup.root)
-    assert sorted(index_dir.iterdir()) == first and first[0].stat().st_mtime_ns == stamp
+    assert sorted(index_dir.iterdir()) == first[0] and first[0][0].stat().st_mtime_ns == first[1]
     assert not any(p.name.startswith(".") or p.suffix == ".tmp" for p in backup.root.rglob("*"))
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import backupfs.build
 from backups import UNNAMEABLE_APP, build
-from backupfs.build import build_index, build_index_apart, finish_typing
+from backupfs.build import build_index, build_index_apart, finish_typing, unnamed_payloads
 from backupfs.errors import BackupfsError
 from backupfs.fs import BackupFS
 from backupfs.index import Index
@@ -29,14 +29,14 @@ from conftest import run_cli
 def pending_index(tmp_path: Path) -> tuple[Path, Index]:
     source = tmp_path / "backup"
     build(source, index="none")
-    index = build_index(find_backups(source), tmp_path / "cache", show_progress=False, type_later=True)
+    index = build_index(find_backups(source), tmp_path / "cache", show_progress=False, complete_later=True)
     return source, index
 
 
 def test_a_new_index_leaves_unnamed_payloads_pending(pending_index: tuple[Path, Index]) -> None:
     _, index = pending_index
     assert index.pending_dirs == ["other-data"]
-    unnamed = {p.file_id for p in index.pending()}
+    unnamed = {p.file_id for _, payloads in unnamed_payloads(index) for p in payloads}
     assert file_id(UNNAMEABLE_APP, "Documents/store/ab12.db") in unnamed
     assert file_id("HomeDomain", "Library/SMS/sms.db") not in unnamed  # named: placed already
     assert index.lookup("HomeDomain/Library/SMS/sms.db") is not None
@@ -69,7 +69,7 @@ def test_named_files_are_served_while_other_data_waits_for_typing(pending_index:
     assert "databases" in listed
     db = f"/other-data/databases/{file_id(UNNAMEABLE_APP, 'Documents/store/ab12.db')}.sqlite"
     assert fs.getattr(db)["st_size"] > 0
-    assert index.pending_dirs == [] and list(index.pending()) == []
+    assert index.pending_dirs == [] and unnamed_payloads(index) == []
 
 
 def test_a_failure_to_type_answers_eio_and_keeps_the_rest(pending_index: tuple[Path, Index]) -> None:
@@ -111,7 +111,7 @@ def test_typing_in_small_chunks_keeps_every_copy(tmp_path: Path, monkeypatch: py
 def test_an_index_built_apart_comes_back_ready_or_as_one_clear_error(tmp_path: Path) -> None:
     source = tmp_path / "backup"
     build(source, index="none")
-    index = build_index_apart(find_backups(source), tmp_path / "cache", show_progress=False, type_later=True)
+    index = build_index_apart(find_backups(source), tmp_path / "cache", show_progress=False, complete_later=True)
     assert index.pending_dirs == ["other-data"] and index.lookup("HomeDomain/Library/SMS/sms.db") is not None
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")

@@ -1,0 +1,157 @@
+"""Let the Linux kernel keep the mount's listings and attributes, which never change.
+
+Every request that reaches Python costs a few hundred microseconds, so at a phone's
+300,000 files what matters is how many requests the kernel makes. mfusepy (3.1) leaves
+unused the two libfuse3 features that spare them, and libfuse 3.14's high-level API
+(Debian 12's) drops parts of both, hence this subclass:
+
+* READDIRPLUS: each entry of a listing goes to the kernel with its full attributes, so
+  the ``lstat`` that follows a listing in every walk (``find -ls``, ``du``, ``rsync``, file
+  managers) is answered by the kernel, not by a lookup per file. mfusepy never passes
+  FUSE_FILL_DIR_PLUS, and libfuse 3.14 sends the attributes only for entries filled with
+  a non-zero offset (at offset 0 it queues them with inode 0, "ignore the attributes"),
+  so listings are filled here with offsets. READDIRPLUS_AUTO is turned off: with it the
+  kernel asks for attributes only with the first page of a listing.
+* FOPEN_CACHE_DIR and FOPEN_KEEP_CACHE: the kernel keeps a folder's listing and lists it
+  again without asking. libfuse 3.14's high-level ``opendir`` copies only ``fh`` from the
+  ``fuse_file_info`` it hands to the filesystem, so ``cache_readdir`` set there never
+  reaches the kernel. The flags are therefore set on the low-level request: the session's
+  ``opendir`` entry is wrapped at ``init``. That needs the offset of ``op.opendir`` in
+  libfuse's private ``struct fuse_session``, read off ``do_opendir``'s machine code for
+  each version listed in ``_OPENDIR_SLOT``; on any other version listings are simply not
+  cached by the kernel. (mfusepy's ``fuse_file_info`` bits match 3.14's ``fill_open``.)
+
+With libfuse2 (macOS, or a Linux without libfuse3) mfusepy's own behaviour is kept.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import stat
+import threading
+from typing import Any
+
+from cachetools import LRUCache
+
+from backupfs.mounting import choose_libfuse
+
+choose_libfuse()  # before mfusepy loads a libfuse
+
+import mfusepy  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+FUSE_READDIR_PLUS = 1 << 0  # enum fuse_readdir_flags
+FUSE_FILL_DIR_PLUS = 1 << 1  # enum fuse_fill_dir_flags
+FUSE_CAP_READDIRPLUS_AUTO = 1 << 14
+LIBFUSE_VERSION = (mfusepy.fuse_version_major, mfusepy.fuse_version_minor)
+# offsetof(struct fuse_session, op.opendir) on 64-bit builds: do_opendir loads it as
+# `mov 0xc8(%rax),%rax`.
+_OPENDIR_SLOT = {(3, 14): 0xC8}
+# Listings being sent, by folder: the kernel fetches a long one in several requests.
+_LISTINGS_KEPT = 16
+
+if mfusepy.fuse_version_major == 3:
+    _LowLevelOpendir = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(mfusepy.fuse_file_info))
+    mfusepy._libfuse.fuse_get_session.restype = ctypes.c_void_p
+    mfusepy._libfuse.fuse_get_session.argtypes = [ctypes.c_void_p]
+
+Listing = list[tuple[bytes, Any, int]]
+
+
+class KernelCachingFUSE(mfusepy.FUSE):
+    """mfusepy's FUSE, plus the kernel caching of listings and attributes described above.
+
+    The operations object must provide ``readdir_plus(path)``, yielding ``(name, attrs)``
+    for each entry but "." and "..", where ``attrs`` is what ``getattr`` returns for that
+    entry, or a bare mode for an entry whose attributes are left to a later ``getattr``.
+    """
+
+    def __init__(self, operations: Any, mountpoint: str, **kwargs: Any) -> None:
+        # Set before mfusepy's __init__, which runs the filesystem until it is unmounted.
+        self._listings: LRUCache[bytes, Listing] = LRUCache(maxsize=_LISTINGS_KEPT)
+        self._listings_lock = threading.Lock()
+        self._opendir_wrapper: Any = None
+        super().__init__(operations, mountpoint, **kwargs)
+
+    def init_fuse_3(self, conn: Any, config: Any) -> None:
+        if conn:
+            conn.contents.want &= ~FUSE_CAP_READDIRPLUS_AUTO
+        self._cache_listings()
+        super().init_fuse_3(conn, config)
+
+    def _cache_listings(self) -> None:
+        """Wrap the session's low-level ``opendir`` so that each reply asks the kernel to cache."""
+        slot = _OPENDIR_SLOT.get(LIBFUSE_VERSION) if ctypes.sizeof(ctypes.c_void_p) == 8 else None
+        if slot is None:
+            log.info("libfuse %d.%d: folder listings are not cached by the kernel", *LIBFUSE_VERSION)
+            return
+        fuse = mfusepy._libfuse.fuse_get_context().contents.fuse
+        session = mfusepy._libfuse.fuse_get_session(fuse)
+        entry = ctypes.c_void_p.from_address(session + slot)
+        if not _in_libfuse_code(entry.value):
+            log.warning("unexpected libfuse %d.%d session layout: folder listings are not cached", *LIBFUSE_VERSION)
+            return
+        original = _LowLevelOpendir(entry.value)
+
+        def opendir(req: int, ino: int, fip: Any) -> None:
+            fip.contents.cache_readdir = 1
+            fip.contents.keep_cache = 1
+            original(req, ino, fip)
+
+        self._opendir_wrapper = _LowLevelOpendir(opendir)  # kept alive for the life of the mount
+        entry.value = ctypes.cast(self._opendir_wrapper, ctypes.c_void_p).value
+
+    def readdir_fuse_3(self, path: bytes | None, buf: Any, filler: Any, offset: int, fip: Any, flags: int) -> int:
+        if not flags & FUSE_READDIR_PLUS or path is None:
+            return super().readdir_fuse_3(path, buf, filler, offset, fip, flags)
+        with self._listings_lock:
+            listing = None if offset == 0 else self._listings.get(path)
+        if listing is None:
+            listing = self._listing(path)
+        if offset >= len(listing):  # the kernel has had every entry
+            with self._listings_lock:
+                self._listings.pop(path, None)
+        for name, st, fill_flags in listing[offset:]:
+            offset += 1
+            if filler(buf, name, st, offset, fill_flags) != 0:
+                break  # the reply is full; the kernel asks again from this offset
+        return 0
+
+    def _listing(self, path: bytes) -> Listing:
+        """Every entry of the folder with its attributes, kept until the kernel has had them all."""
+        folder = {"st_mode": stat.S_IFDIR}
+        listing: Listing = [(b".", self._stat_of(folder), 0), (b"..", self._stat_of(folder), 0)]
+        for name, attrs in self.operations.readdir_plus(path.decode(self.encoding, self.errors)):
+            plus = isinstance(attrs, dict)
+            st = self._stat_of(attrs if plus else {"st_mode": attrs})
+            listing.append((name.encode(self.encoding, self.errors), st, FUSE_FILL_DIR_PLUS if plus else 0))
+        with self._listings_lock:
+            self._listings[path] = listing
+        return listing
+
+    def _stat_of(self, attrs: dict[str, Any]) -> Any:
+        """A ``struct stat`` filled exactly as mfusepy fills one for ``getattr``."""
+        st = mfusepy.c_stat()
+        mfusepy.set_st_attrs(st, attrs, use_ns=self.use_ns)
+        return st
+
+
+def _in_libfuse_code(address: int | None) -> bool:
+    """Whether ``address`` lies in executable code of the loaded libfuse, as a function pointer must."""
+    if not address:
+        return False
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                fields = line.split()
+                if len(fields) < 6 or "x" not in fields[1] or "libfuse3" not in os.path.basename(fields[5]):
+                    continue
+                start, end = (int(part, 16) for part in fields[0].split("-"))
+                if start <= address < end:
+                    return True
+    except OSError:
+        return False
+    return False
