@@ -618,8 +618,8 @@ def fill_attributes(path: Path, show_progress: bool | None = None) -> None:
         return
     with Progress("Reading metadata", unknown, enabled=show_progress) as bar:
         with _index_write_errors(path), new_index(path, start_from=path) as conn:
-            # Values are gathered in a side table and applied by one UPDATE: SQLite's own
-            # loop costs a fraction of one Python-bound UPDATE per row.
+            # Values are gathered in side tables and applied by one UPDATE each: SQLite's
+            # own loop costs a fraction of one Python-bound UPDATE per row.
             conn.execute(
                 "CREATE TEMP TABLE filled(depth INTEGER, path BLOB, mode INTEGER, mtime_ns INTEGER, manifest_size INTEGER)"
             )
@@ -653,7 +653,7 @@ def _fill_manifest_rows(conn: sqlite3.Connection, number: int, manifest: Path, b
         while batch := rows.fetchmany(_TYPING_CHUNK):
             filled = []
             for depth, node_path, kind, mtime_ns, blob in batch:
-                mode, recorded_mtime, size = row_attributes(Kind(kind), blob)
+                mode, recorded_mtime, size = row_attributes(Kind.DIR if kind == Kind.DIR else Kind.FILE, blob)
                 filled.append((depth, node_path, mode, mtime_ns if recorded_mtime == UNKNOWN else recorded_mtime, size))
             conn.execute("SAVEPOINT filling")  # keeps the read cursor valid across inserts
             conn.executemany("INSERT INTO filled VALUES (?,?,?,?,?)", filled)
@@ -667,20 +667,23 @@ def _fill_manifest_rows(conn: sqlite3.Connection, number: int, manifest: Path, b
 def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], bar: Progress) -> None:
     """Size and mtime of every file whose listing left them unknown, into ``stated``.
 
+    Runs once the manifest's mtimes are in ``nodes``, so only what they leave unknown is read.
+
     ``lstat`` runs in a few threads, which overlap the disk's latency on a cold cache.
     """
     rows = conn.execute(
-        "SELECT n.depth, n.path, n.backup, n.source, n.size, coalesce(f.mtime_ns, n.mtime_ns) FROM nodes n "
-        "LEFT JOIN filled f ON f.depth = n.depth AND f.path = n.path "
-        "WHERE n.kind=1 AND n.source IS NOT NULL AND (n.size=? OR coalesce(f.mtime_ns, n.mtime_ns)=?)",
+        "SELECT depth, path, backup, source, size, mtime_ns FROM nodes "
+        "WHERE kind=1 AND source IS NOT NULL AND (size=? OR mtime_ns=?)",
         (UNKNOWN, UNKNOWN),
     ).fetchall()
+
+    root_names = [str(root) for root in roots]
 
     def stat_batch(batch: list[tuple]) -> list[tuple]:
         done = []
         for depth, node_path, backup, source, size, mtime_ns in batch:
             try:
-                st = os.lstat(roots[backup] / source)
+                st = os.lstat(os.path.join(root_names[backup], source))
             except OSError:
                 continue  # left unknown: the filesystem will try again, and say why
             done.append((depth, node_path, st.st_size if size == UNKNOWN else size,
@@ -690,8 +693,10 @@ def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], bar: Progre
 
     batches = [rows[start : start + _TYPING_CHUNK] for start in range(0, len(rows), _TYPING_CHUNK)]
     with ThreadPoolExecutor(_READERS) as pool:
-        for done in pool.map(stat_batch, batches):
-            conn.executemany("INSERT INTO stated VALUES (?,?,?,?)", done)
+        # Written once every thread is done: an insert per row would wait for the
+        # interpreter lock behind the stat threads at every step.
+        stated = [row for done in pool.map(stat_batch, batches) for row in done]
+    conn.executemany("INSERT INTO stated VALUES (?,?,?,?)", stated)
 
 
 def _chunks(payloads: list[Payload], size: int) -> Iterator[list[Payload]]:
