@@ -206,7 +206,8 @@ def unnamed_nodes(
         if copy > 1:
             leaf += "~snapshot" + (str(copy - 1) if copy > 2 else "")
         folder = prefix + (OTHER_DATA, ftype.folder)
-        nodes.setdefault(folder, Node(path=folder, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555))
+        if folder not in nodes:
+            nodes[folder] = Node(path=folder, kind=Kind.DIR, mode=stat.S_IFDIR | 0o555)
         nodes[folder + (leaf,)] = Node(
             path=folder + (leaf,),
             kind=Kind.FILE,

@@ -108,6 +108,18 @@ def test_typing_in_small_chunks_keeps_every_copy(tmp_path: Path, monkeypatch: py
     assert len(unnamed) == 10 and len({e.path for e in unnamed}) == 10
 
 
+def test_typing_in_worker_processes_gives_what_typing_here_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "backup"
+    build(source, index="none")
+    here = build_index(find_backups(source), tmp_path / "here", show_progress=False)
+    monkeypatch.setattr(backupfs.build, "_TYPING_IN_PROCESSES", 1)  # large-backup path, on a small one
+    monkeypatch.setattr(backupfs.build, "_TYPING_CHUNK", 3)  # several chunks, typed by several processes
+    apart = build_index(find_backups(source), tmp_path / "apart", show_progress=False)
+    shown = {(e.path, e.size, e.file_type) for e in here.walk()}
+    assert shown == {(e.path, e.size, e.file_type) for e in apart.walk()}
+    assert sum(e.origin == "unknown" for e in apart.walk()) == 9
+
+
 def test_an_index_built_apart_comes_back_ready_or_as_one_clear_error(tmp_path: Path) -> None:
     source = tmp_path / "backup"
     build(source, index="none")
