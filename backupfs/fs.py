@@ -21,7 +21,6 @@ from backupfs.content import Contents, Reader
 from backupfs.index import Entry, Index
 from backupfs.mounting import choose_libfuse
 from backupfs.records import Kind
-from backupfs.source import UNKNOWN
 
 choose_libfuse()  # before mfusepy loads a libfuse
 
@@ -123,12 +122,16 @@ class BackupFS(fuse.Operations):
         return self._attrs(self._entry(path))
 
     def _attrs(self, entry: Entry) -> dict[str, Any]:
-        """What ``getattr`` answers, also sent with listings (``readdir_plus``): one truth for both."""
+        """What ``getattr`` answers for ``entry``."""
         size, mtime = self.contents.stat(entry) if entry.kind is Kind.FILE else (entry.size, entry.mtime_ns)
+        return self._shown(entry.kind, entry.mode, size, mtime)
+
+    def _shown(self, kind: int, mode: int, size: int, mtime: int) -> dict[str, Any]:
+        """The attributes of an entry: for ``getattr`` and listings alike, one truth for both."""
         mtime = mtime or self._mounted_ns
         return {
-            "st_mode": entry.mode,
-            "st_nlink": 2 if entry.kind is Kind.DIR else 1,
+            "st_mode": mode,
+            "st_nlink": 2 if kind == Kind.DIR else 1,
             "st_size": size,
             "st_blocks": (size + 511) // 512,
             "st_blksize": _BLOCK,
@@ -162,13 +165,9 @@ class BackupFS(fuse.Operations):
         entry = self._entry(path, listing=True)
         if entry.kind is not Kind.DIR:
             raise fuse.FuseOSError(errno.ENOTDIR)
-        for child in self.index.listing_entries(entry.path):
-            name = child.path.rpartition("/")[2]
-            complete = (
-                child.manifest_row is None and child.wal_source is None
-                and child.size != UNKNOWN and child.mtime_ns != UNKNOWN
-            )
-            yield name, (self._attrs(child) if complete else child.mode)
+        shown = self._shown
+        for name, kind, mode, size, mtime_ns, final in self.index.listing_attributes(entry.path):
+            yield name, (shown(kind, mode, size, mtime_ns) if final else mode)
 
     def readlink(self, path: str) -> str:
         entry = self._entry(path)

@@ -268,17 +268,24 @@ class Index:
             rows = conn.execute(f"SELECT substr(path, {skip}), mode FROM nodes WHERE {where}", values).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), mode) for name, mode in rows]
 
-    def listing_entries(self, path: str) -> list[Entry]:
-        """Full entries directly inside directory ``path``, in one query.
+    def listing_attributes(self, path: str) -> list[tuple[str, int, int, int, int, bool]]:
+        """``(name, kind, mode, size, mtime_ns, final)`` of each entry directly inside folder ``path``.
 
-        For a listing that carries every entry's attributes (FUSE's READDIRPLUS): that
-        needs what ``lookup`` gives for each child, and one query per child would cost
-        as much as the per-file lookups the kernel is being spared.
+        For a listing that carries every entry's attributes (FUSE's READDIRPLUS), without
+        building a full entry per child. ``final`` is false when the attributes still need
+        the source: a size or mtime the listing of payloads did not stat, metadata still in
+        a Manifest.db row, or the size of a database shown merged with its ``-wal``.
         """
         where, values = self._children(path)
+        skip = len(_encode(path)) + 2 if path else 1
+        query = (
+            f"SELECT substr(path, {skip}), kind, mode, size, mtime_ns, "
+            "manifest_row IS NULL AND wal_source IS NULL AND size <> ? AND mtime_ns <> ? "
+            f"FROM nodes WHERE {where}"
+        )
         with self._connection() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM nodes WHERE {where}", values).fetchall()
-        return [self._entry(row) for row in rows]
+            rows = conn.execute(query, (UNKNOWN, UNKNOWN, *values)).fetchall()
+        return [(name.decode("utf-8", "surrogateescape"), *rest) for name, *rest in rows]
 
     def recorded_sizes(self) -> list[tuple[int, str, int]]:
         """``(backup, source, size)`` of every file whose index row records a size."""

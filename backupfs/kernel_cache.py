@@ -45,20 +45,21 @@ log = logging.getLogger(__name__)
 
 FUSE_READDIR_PLUS = 1 << 0  # enum fuse_readdir_flags
 FUSE_FILL_DIR_PLUS = 1 << 1  # enum fuse_fill_dir_flags
+FUSE_CAP_AUTO_INVAL_DATA = 1 << 12
 FUSE_CAP_READDIRPLUS_AUTO = 1 << 14
 LIBFUSE_VERSION = (mfusepy.fuse_version_major, mfusepy.fuse_version_minor)
 # offsetof(struct fuse_session, op.opendir) on 64-bit builds: do_opendir loads it as
 # `mov 0xc8(%rax),%rax`.
 _OPENDIR_SLOT = {(3, 14): 0xC8}
 # Listings being sent, by folder: the kernel fetches a long one in several requests.
-_LISTINGS_KEPT = 16
+_LISTINGS_KEPT = 4
 
 if mfusepy.fuse_version_major == 3:
     _LowLevelOpendir = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(mfusepy.fuse_file_info))
     mfusepy._libfuse.fuse_get_session.restype = ctypes.c_void_p
     mfusepy._libfuse.fuse_get_session.argtypes = [ctypes.c_void_p]
 
-Listing = list[tuple[bytes, Any, int]]
+Listing = list[tuple[bytes, Any]]  # (name, attributes dict or a bare mode)
 
 
 class KernelCachingFUSE(mfusepy.FUSE):
@@ -78,7 +79,9 @@ class KernelCachingFUSE(mfusepy.FUSE):
 
     def init_fuse_3(self, conn: Any, config: Any) -> None:
         if conn:
-            conn.contents.want &= ~FUSE_CAP_READDIRPLUS_AUTO
+            # Always listings with attributes; and no check of the attributes before each
+            # read of a cached page: the source never changes under the mount.
+            conn.contents.want &= ~(FUSE_CAP_READDIRPLUS_AUTO | FUSE_CAP_AUTO_INVAL_DATA)
         self._cache_listings()
         super().init_fuse_3(conn, config)
 
@@ -114,20 +117,24 @@ class KernelCachingFUSE(mfusepy.FUSE):
         if offset >= len(listing):  # the kernel has had every entry
             with self._listings_lock:
                 self._listings.pop(path, None)
-        for name, st, fill_flags in listing[offset:]:
+        for name, attrs in listing[offset:]:
             offset += 1
-            if filler(buf, name, st, offset, fill_flags) != 0:
+            # The stat is made here, for the entries the kernel takes now: a listing of
+            # 75,000 entries kept as stat structures would hold tens of megabytes.
+            plus = isinstance(attrs, dict)
+            st = self._stat_of(attrs if plus else {"st_mode": attrs})
+            if filler(buf, name, st, offset, FUSE_FILL_DIR_PLUS if plus else 0) != 0:
                 break  # the reply is full; the kernel asks again from this offset
         return 0
 
     def _listing(self, path: bytes) -> Listing:
         """Every entry of the folder with its attributes, kept until the kernel has had them all."""
-        folder = {"st_mode": stat.S_IFDIR}
-        listing: Listing = [(b".", self._stat_of(folder), 0), (b"..", self._stat_of(folder), 0)]
-        for name, attrs in self.operations.readdir_plus(path.decode(self.encoding, self.errors)):
-            plus = isinstance(attrs, dict)
-            st = self._stat_of(attrs if plus else {"st_mode": attrs})
-            listing.append((name.encode(self.encoding, self.errors), st, FUSE_FILL_DIR_PLUS if plus else 0))
+        listing: Listing = [(b".", stat.S_IFDIR), (b"..", stat.S_IFDIR)]
+        encoding, errors = self.encoding, self.errors
+        listing += [
+            (name.encode(encoding, errors), attrs)
+            for name, attrs in self.operations.readdir_plus(path.decode(encoding, errors))
+        ]
         with self._listings_lock:
             self._listings[path] = listing
         return listing
