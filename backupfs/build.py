@@ -42,7 +42,7 @@ from backupfs.index import (
     set_meta,
 )
 from backupfs.layout import OTHER_DATA, Node, folder_node, named_nodes, safe_component, unnamed_nodes
-from backupfs.manifest_bulk import OTHER_ROWS, copied_names, match_payloads, place_plain_rows, plain_domains
+from backupfs.manifest_bulk import copied_names, match_payloads, place_plain_rows, plain_domains
 from backupfs.manifest_db import read_manifest_db, read_manifest_names, readonly_uri
 from backupfs.manifest_meta import row_attributes
 from backupfs.manifest_mbdb import read_manifest_mbdb
@@ -475,10 +475,6 @@ def _copy_manifest_rows(
     except (OSError, sqlite3.DatabaseError):
         return None
     with Progress("Reading Manifest.db", 0, enabled=show_progress):
-        result = read_manifest_db(copy, name=index_path.name, condition=OTHER_ROWS, parameters={"plain_domains": domains})
-        if not result.complete:
-            return None
-        # Attached only once known readable: every later statement would trip over a damaged schema.
         conn.execute("ATTACH DATABASE ? AS manifest", (readonly_uri(copy),))
         try:
             copied = place_plain_rows(conn, "manifest", number, prefix, backup.layout, domains)
@@ -488,8 +484,14 @@ def _copy_manifest_rows(
         finally:
             conn.commit()  # a database cannot be detached inside a transaction
             conn.execute("DETACH DATABASE manifest")
-    if failure is not None:
-        log.info("%s cannot be copied whole (%s); reading it row by row", index_path, failure)
+        if failure is None:
+            # The other rows, read with care; damage the copy did not trip over shows here.
+            query = "SELECT group_concat(manifest_row) FROM nodes WHERE backup=? AND manifest_row IS NOT NULL"
+            placed = f"[{conn.execute(query, (number,)).fetchone()[0] or ''}]"
+            condition = "rowid NOT IN (SELECT value FROM json_each(:placed))"
+            result = read_manifest_db(copy, name=index_path.name, condition=condition, parameters={"placed": placed})
+    if failure is not None or not result.complete:
+        log.info("%s cannot be copied whole (%s); reading it row by row", index_path, failure or result.problem)
         conn.execute("DELETE FROM nodes WHERE backup=?", (number,))
         return None
     return result, IndexState("intact", None), copied

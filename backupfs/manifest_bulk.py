@@ -7,7 +7,7 @@ no care (no empty, ``.`` or ``..`` component, no NUL, short enough that no compo
 pass 255 bytes) are copied from the attached Manifest.db straight into ``nodes``, with
 their metadata left in the manifest (``manifest_row``) to be decoded when first asked for
 and by the background completion. Every other row goes the careful way
-(:func:`backupfs.manifest_db.read_manifest_db` with :data:`OTHER_ROWS`).
+(:func:`backupfs.manifest_db.read_manifest_db`).
 
 The manifest is trusted as the backup's own index here: names from it are not re-proven by
 hash (a damaged manifest never takes this path).
@@ -36,7 +36,6 @@ PLAIN_ROWS = (
     "AND substr(relativePath, 1, 1) NOT IN ('/', '.') AND substr(relativePath, -1) <> '/' "
     f"AND instr(CAST(relativePath AS BLOB), x'00') = 0 AND length(CAST(relativePath AS BLOB)) <= {_NAME_MAX}"
 )
-OTHER_ROWS = f"NOT ({PLAIN_ROWS})"
 
 
 def plain_domains(conn: sqlite3.Connection, schema: str) -> str:
@@ -60,7 +59,7 @@ def place_plain_rows(
     ``domains`` is what :func:`plain_domains` gave. Returns how many rows were copied.
 
     Raises :class:`sqlite3.DatabaseError` when the manifest turns out to be damaged; the
-    caller then discards this index and reads the manifest the careful way.
+    caller then removes what was copied and reads the manifest the careful way.
     """
     head = "".join(f"{part}/" for part in prefix)
     source = "substr(fileID, 1, 2) || '/' || fileID" if layout is Layout.HASHED else "fileID"
