@@ -32,7 +32,7 @@ from urllib.parse import quote
 from backupfs import __version__
 from backupfs.catalog import DEFAULT_PATH as DEFAULT_CATALOG
 from backupfs.catalog import Catalog
-from backupfs.content import snapshot_database
+from backupfs.content import merged_view, snapshot_database
 from backupfs.errors import BackupfsError
 from backupfs.index import (
     FORMAT_VERSION,
@@ -660,6 +660,7 @@ def fill_attributes(path: Path, show_progress: bool | None = None) -> None:
             conn.execute(
                 "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
             )
+            _fill_view_sizes(conn, roots, bar)
     for manifest in manifests:
         if manifest is not None:
             manifest.unlink(missing_ok=True)
@@ -721,6 +722,25 @@ def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], bar: Progre
         # interpreter lock behind the stat threads at every step.
         stated = [row for done in pool.map(stat_batch, batches) for row in done]
     conn.executemany("INSERT INTO stated VALUES (?,?,?,?)", stated)
+
+
+def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], bar: Progress) -> None:
+    """The size of each database shown merged with its ``-wal``: it means reading the whole ``-wal``.
+
+    A database that cannot be read keeps the payload's size, as the filesystem shows it then.
+    """
+    rows = conn.execute(
+        "SELECT depth, path, backup, source, wal_source, size FROM nodes WHERE wal_source IS NOT NULL AND view_size IS NULL"
+    ).fetchall()
+    sizes = []
+    for depth, node_path, backup, source, wal_source, size in rows:
+        try:
+            view = merged_view(roots[backup], source, wal_source)
+        except OSError:
+            view = None
+        sizes.append((size if view is None else view.size, depth, node_path))
+        bar.advance()
+    conn.executemany("UPDATE nodes SET view_size=? WHERE depth=? AND path=?", sizes)
 
 
 def _chunks(payloads: list[Payload], size: int) -> Iterator[list[Payload]]:

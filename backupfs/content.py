@@ -110,6 +110,8 @@ class Contents:
         size, mtime_ns = self.payload_stat(entry)
         if entry.wal_source is None:
             return size, mtime_ns
+        if entry.view_size is not None:
+            return entry.view_size, mtime_ns
 
         def view_size() -> int:
             view = self._merged_view(entry)
@@ -148,15 +150,25 @@ class Contents:
         return source
 
     def _merged_view(self, entry: Entry) -> SqliteView | None:
-        def merged() -> SqliteView | None:
-            database = self._source(entry, entry.source or "")
-            try:
-                wal = self._source(entry, entry.wal_source or "")
-            except OSError:
-                return open_view(database.read, database.size)
-            return open_view(database.read, database.size, wal.read, wal.size)
+        root = self._roots[entry.backup]
+        return self._memoised(
+            self._views, (entry.backup, entry.source or ""), lambda: merged_view(root, entry.source or "", entry.wal_source)
+        )
 
-        return self._memoised(self._views, (entry.backup, entry.source or ""), merged)
+
+def merged_view(root: Path, source: str, wal_source: str | None) -> SqliteView | None:
+    """The database at ``source`` with its ``-wal`` merged in (None: not an SQLite database).
+
+    Raises OSError when the database cannot be read; a ``-wal`` that cannot is left out.
+    """
+    database = SourceFile(root / source)
+    try:
+        wal = SourceFile(root / wal_source) if wal_source else None
+    except OSError:
+        wal = None
+    if wal is None:
+        return open_view(database.read, database.size)
+    return open_view(database.read, database.size, wal.read, wal.size)
 
 
 def snapshot_database(path: Path, destination: Path, wal_path: Path | None, chunk: int = 1 << 20) -> None:

@@ -31,7 +31,7 @@ from backupfs.layout import Node
 from backupfs.records import Kind
 from backupfs.source import UNKNOWN
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,13 +53,14 @@ CREATE TABLE nodes(
     real_name BLOB,
     file_type TEXT,
     manifest_row INTEGER,
+    view_size INTEGER,
     PRIMARY KEY(depth, path)
 ) WITHOUT ROWID;
 """
 
 _COLUMNS = (
     "path, kind, mode, size, mtime_ns, backup, source, file_id, origin, target, wal_source, manifest_size, "
-    "real_name, file_type, manifest_row"
+    "real_name, file_type, manifest_row, view_size"
 )
 NODE_COLUMNS = f"depth, {_COLUMNS}"
 
@@ -91,6 +92,7 @@ class Entry:
     real_name: str | None
     file_type: str | None
     manifest_row: int | None = None  # its row in the backup's Manifest.db while its metadata is still there
+    view_size: int | None = None  # the size of a database shown merged with its -wal, once worked out
 
 
 ROOT = Entry("", Kind.DIR, 0o040555, 0, 0, 0, None, None, None, None, None, None, None, None)
@@ -173,6 +175,7 @@ def node_row(node: Node) -> tuple:
         None if node.real_name is None else _encode(node.real_name),
         node.file_type,
         node.manifest_row,
+        node.view_size,
     )
 
 
@@ -214,9 +217,12 @@ class Index:
             return set((conn.execute(query, (backup,)).fetchone()[0] or "").split())
 
     def unread_count(self) -> int:
-        """Entries whose metadata is still to be read from a manifest row or from the payload."""
+        """Entries whose metadata is still to be read: from a manifest row, the payload, or a ``-wal``."""
         with self._connection() as conn:
-            query = "SELECT count(*) FROM nodes WHERE manifest_row IS NOT NULL OR (kind=1 AND (size=? OR mtime_ns=?))"
+            query = (
+                "SELECT count(*) FROM nodes WHERE manifest_row IS NOT NULL OR (kind=1 AND (size=? OR mtime_ns=?)) "
+                "OR (wal_source IS NOT NULL AND view_size IS NULL)"
+            )
             return conn.execute(query, (UNKNOWN, UNKNOWN)).fetchone()[0]
 
     @contextmanager
@@ -279,8 +285,8 @@ class Index:
         where, values = self._children(path)
         skip = len(_encode(path)) + 2 if path else 1
         query = (
-            f"SELECT substr(path, {skip}), kind, mode, size, mtime_ns, "
-            "manifest_row IS NULL AND wal_source IS NULL AND size <> ? AND mtime_ns <> ? "
+            f"SELECT substr(path, {skip}), kind, mode, coalesce(view_size, size), mtime_ns, "
+            "manifest_row IS NULL AND (wal_source IS NULL OR view_size IS NOT NULL) AND size <> ? AND mtime_ns <> ? "
             f"FROM nodes WHERE {where}"
         )
         with self._connection() as conn:
@@ -317,6 +323,7 @@ class Index:
             real_name=_decode(row[12]),
             file_type=row[13],
             manifest_row=row[14],
+            view_size=row[15],
         )
 
     def close(self) -> None:

@@ -58,6 +58,7 @@ class Node:
     real_name: str | None = None  # "domain/relativePath" as the backup names it, before making it safe
     file_type: str | None = None  # sniffed "folder/ext" of an unnamed payload
     manifest_row: int | None = None  # its row in the backup's Manifest.db copy while metadata is read lazily
+    view_size: int | None = None  # size of a database shown merged with its -wal, once worked out
 
 
 def safe_component(name: str) -> str:

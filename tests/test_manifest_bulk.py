@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from backupfs.build import build_index
+from backupfs.content import merged_view
 from backupfs.index import Index
 from backupfs.records import file_id
 from backupfs.source import find_backups
@@ -77,3 +78,7 @@ def test_rows_are_read_lazily_until_completed(tmp_path: Path) -> None:
     entry = completed.lookup("HomeDomain/Library/SMS/sms.db")
     assert entry.mtime_ns == spec.mtime * 10**9 and entry.file_id == file_id("HomeDomain", "Library/SMS/sms.db")
     assert os.path.exists(backup.root / "Manifest.db")
+    # A database shown merged with its -wal: the size the index keeps is the merged view's.
+    assert entry.wal_source is not None
+    view = merged_view(backup.root, entry.source, entry.wal_source)
+    assert entry.view_size == view.size
