@@ -194,7 +194,7 @@ class Index:
         self.refresh()
 
     def refresh(self) -> None:
-        """Move to the file now at ``path`` (after :func:`complete_index` replaced it)."""
+        """Move to the file now at ``path``, after the completion of the index replaced it."""
         self._generation += 1
         with self._connection() as conn:
             backups = conn.execute("SELECT root, prefix, manifest FROM backups ORDER BY no").fetchall()
