@@ -111,7 +111,8 @@ class BackupFS(fuse.Operations):
                 self._pending_failed = True
             finally:
                 self._settled.set()
-        if self._complete is not None:
+        # Most mounts reuse a completed index: one count here spares them starting a process.
+        if self._complete is not None and self.index.unread_count():
             try:
                 self._complete()
                 self.index.refresh()
