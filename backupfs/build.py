@@ -67,7 +67,6 @@ _TYPING_PROCESSES = 4
 _TYPING_IN_PROCESSES = 20_000
 _BATCH = 128
 _TYPING_CHUNK = 4096
-_STAT_THREADS = 8
 
 
 def default_index_dir() -> Path:
@@ -534,30 +533,6 @@ def build_index_apart(*args: Any, **kwargs: Any) -> Index:
     if kind == b"crash":
         raise RuntimeError(f"building the index failed:\n{detail.decode()}")
     raise KeyboardInterrupt
-
-
-def size_mismatches(index: Index) -> Counter[int]:
-    """Per backup, payloads whose size differs from the one their index row records.
-
-    Listing does not stat payloads, so they are stat'ed here, in parallel threads: a cold
-    ``lstat`` waits on the disk, not on the interpreter.
-    """
-
-    def differing(rows: list[tuple[int, str, int]]) -> list[int]:
-        found = []
-        for backup, source, recorded in rows:
-            try:
-                size = os.lstat(index.roots[backup] / source).st_size
-            except OSError:
-                size = 0
-            if size != recorded:
-                found.append(backup)
-        return found
-
-    rows = index.recorded_sizes()
-    batches = [rows[start : start + _BATCH] for start in range(0, len(rows), _BATCH)]
-    with ThreadPoolExecutor(_STAT_THREADS) as pool:
-        return Counter(backup for found in pool.map(differing, batches) for backup in found)
 
 
 def unnamed_payloads(index: Index) -> list[tuple[int, list[Payload]]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from backupfs import __version__
-from backupfs.build import build_index, build_index_apart, size_mismatches
+from backupfs.build import build_index, build_index_apart
 from backupfs.finish import finish_apart
 from backupfs.content import Contents
 from backupfs.errors import BackupfsError
@@ -161,7 +161,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 def describe(index: Index) -> str:
     lines = []
-    mismatches = size_mismatches(index)
+    mismatches = index.size_mismatches()
     for number, backup in enumerate(index.meta["backups"]):
         named = sum(backup["named"].values())
         unnamed = sum(backup["unnamed"].values())
@@ -187,7 +187,7 @@ def describe(index: Index) -> str:
         ]
         if backup["missing_payloads"]:
             lines.append(f"  missing:    {backup['missing_payloads']:,} files listed in the index have no payload")
-        if mismatches[number]:
+        if mismatches.get(number):
             lines.append(f"  truncated:  {mismatches[number]:,} payloads differ from the size the index records")
         if "seconds" in backup:
             phases = {"list": "listing", "read_index": "reading the index", "name": "naming", "type": "typing"}

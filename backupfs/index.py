@@ -21,7 +21,7 @@ import queue
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,11 +293,17 @@ class Index:
             rows = conn.execute(query, (UNKNOWN, UNKNOWN, *values)).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), *rest) for name, *rest in rows]
 
-    def recorded_sizes(self) -> list[tuple[int, str, int]]:
-        """``(backup, source, size)`` of every file whose index row records a size."""
+    def size_mismatches(self) -> dict[int, int]:
+        """Per backup, how many payloads differ in size from what their index row records.
+
+        Read from a completed index, which holds every payload's real size.
+        """
         with self._connection() as conn:
-            query = "SELECT backup, source, manifest_size FROM nodes WHERE manifest_size IS NOT NULL AND source IS NOT NULL"
-            return conn.execute(query).fetchall()
+            query = (
+                "SELECT backup, count(*) FROM nodes WHERE manifest_size IS NOT NULL AND source IS NOT NULL "
+                "AND size <> manifest_size GROUP BY backup"
+            )
+            return dict(conn.execute(query).fetchall())
 
     def walk(self) -> Iterator[Entry]:
         """Every entry, for reports and tests."""
