@@ -40,6 +40,11 @@ ENCRYPTED_WITH_INDEX = (
 )
 
 
+def _absolute_path(text: str) -> Path:
+    """A path given on the command line, made absolute: a background mount leaves the current folder."""
+    return Path(text).absolute()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backupfs",
@@ -50,34 +55,41 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def index_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--index-dir", type=Path, help="where to keep the index cache (default: user cache folder)")
-        sub.add_argument("--catalog", type=Path, help="another catalog of known paths (see contrib/build_catalog.py)")
         sub.add_argument(
-            "--names-from", type=Path, action="append", default=[], metavar="PATH",
+            "--index-dir", type=_absolute_path, help="where to keep the index cache (default: user cache folder)"
+        )
+        sub.add_argument(
+            "--catalog", type=_absolute_path, help="another catalog of known paths (see contrib/build_catalog.py)"
+        )
+        sub.add_argument(
+            "--names-from", type=_absolute_path, action="append", default=[], metavar="PATH",
             help="another backup (or its Manifest.db) whose file names may name files of this one; repeatable",
         )
 
     sub = commands.add_parser("mount", help="mount a backup read-only")
-    sub.add_argument("source", type=Path, help="backup folder (or a folder holding backups)")
-    sub.add_argument("mountpoint", type=Path, help="empty folder to mount on")
+    sub.add_argument("source", type=_absolute_path, help="backup folder (or a folder holding backups)")
+    sub.add_argument("mountpoint", type=_absolute_path, help="empty folder to mount on")
     sub.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground until unmounted")
     sub.add_argument("-o", dest="options", metavar="OPTIONS", help="extra FUSE options, e.g. allow_other")
     index_options(sub)
 
     sub = commands.add_parser("unmount", help="unmount a mounted backup")
-    sub.add_argument("mountpoint", type=Path)
+    sub.add_argument("mountpoint", type=_absolute_path)
 
     sub = commands.add_parser("info", help="describe a backup and what backupfs can recover from it")
-    sub.add_argument("source", type=Path)
+    sub.add_argument("source", type=_absolute_path)
     index_options(sub)
 
     sub = commands.add_parser("report", help="one line per payload: its name, where it came from, its type")
-    sub.add_argument("source", type=Path)
+    sub.add_argument("source", type=_absolute_path)
     sub.add_argument("--csv", action="store_true", help="write CSV (default: tab-separated columns)")
     index_options(sub)
 
     sub = commands.add_parser("demo", help="build a small broken sample backup, mount it and list it")
-    sub.add_argument("folder", type=Path, nargs="?", default=Path("backupfs-demo"), help="(default: ./backupfs-demo)")
+    sub.add_argument(
+        "folder", type=_absolute_path, nargs="?", default="backupfs-demo",
+        help="(default: ./backupfs-demo)",
+    )
     index_options(sub)
     for sub in commands.choices.values():
         sub.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -226,7 +238,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from backupfs.demo_backup import build_demo_backup
 
-    folder: Path = args.folder.absolute()
+    folder: Path = args.folder
     backup, mountpoint, marker = folder / "backup", folder / "mnt", folder / ".backupfs-demo"
     if folder.exists() and any(folder.iterdir()) and not marker.exists():
         raise BackupfsError(f"{folder} exists and is not a backupfs demo folder: give another folder.")

@@ -9,6 +9,7 @@ import time
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -418,3 +419,21 @@ def test_rows_behind_a_destroyed_page_are_salvaged(tmp_path, mount):
         path = mnt / UNNAMEABLE_APP / f"Documents/bulk/{n:04d}.txt"
         assert xattr(path, "user.backupfs.origin") == "salvaged-index"
         assert path.read_bytes() == b"row %d" % n
+
+
+def test_relative_paths_work_from_a_background_mount(tmp_path):
+    """The mount goes to the background, leaving the folder the paths were given from."""
+    build(tmp_path / "src", index="none")
+    (tmp_path / "mnt").mkdir()
+    relative = ["src", "mnt", "--index-dir", "cache"]
+    subprocess.run(
+        [sys.executable, "-m", "backupfs", "mount", *relative], cwd=tmp_path, check=True, capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    try:
+        assert (tmp_path / "mnt/HomeDomain/Library/SMS/sms.db").is_file()
+        assert any((tmp_path / "mnt/other-data").iterdir())
+        assert [p.parent for p in (tmp_path / "cache").glob("*.index.sqlite")] == [tmp_path / "cache"]
+    finally:
+        subprocess.run([sys.executable, "-m", "backupfs", "unmount", "mnt"], cwd=tmp_path, check=True,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
