@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import operator
 import os
 import stat
+import struct
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from cachetools import LRUCache
@@ -117,13 +120,18 @@ class KernelCachingFUSE(mfusepy.FUSE):
         if offset >= len(listing):  # the kernel has had every entry
             with self._listings_lock:
                 self._listings.pop(path, None)
-        for name, attrs in listing[offset:]:
-            offset += 1
-            # The stat is made here, for the entries the kernel takes now: a listing of
-            # 75,000 entries kept as stat structures would hold tens of megabytes.
-            plus = isinstance(attrs, dict)
-            st = self._stat_of(attrs if plus else {"st_mode": attrs})
-            if filler(buf, name, st, offset, FUSE_FILL_DIR_PLUS if plus else 0) != 0:
+        # One stat structure serves every entry: libfuse copies it into the reply. Stats
+        # are packed here, for the entries the kernel takes now: a listing of 75,000
+        # entries kept as stat structures would hold tens of megabytes.
+        st = mfusepy.c_stat()
+        for position in range(offset, len(listing)):
+            name, attrs = listing[position]
+            if isinstance(attrs, dict):
+                _pack_stat(st, attrs)
+                fill = FUSE_FILL_DIR_PLUS
+            else:  # libfuse reads only the mode of an entry sent without attributes
+                st.st_mode, fill = attrs, 0
+            if filler(buf, name, st, position + 1, fill) != 0:
                 break  # the reply is full; the kernel asks again from this offset
         return 0
 
@@ -139,11 +147,56 @@ class KernelCachingFUSE(mfusepy.FUSE):
             self._listings[path] = listing
         return listing
 
-    def _stat_of(self, attrs: dict[str, Any]) -> Any:
-        """A ``struct stat`` filled exactly as mfusepy fills one for ``getattr``."""
-        st = mfusepy.c_stat()
-        mfusepy.set_st_attrs(st, attrs, use_ns=self.use_ns)
-        return st
+
+def _stat_packer() -> tuple[struct.Struct, Callable[[tuple[int, ...]], tuple[int, ...]]]:
+    """A packer of the ``c_stat`` fields that ``getattr`` answers, and the reordering it needs.
+
+    mfusepy's ``set_st_attrs`` costs about ten microseconds per entry, a third of a
+    READDIRPLUS listing's cost; one ``pack_into`` does the same in one. The layout is read
+    off mfusepy's ``c_stat`` itself, so it follows each platform's ``struct stat``. Values
+    come in the order of ``_STAT_VALUES`` and are put in the order of the fields' offsets.
+    """
+    codes = {2: "H", 4: "I", 8: "q"}
+    long_size = ctypes.sizeof(ctypes.c_long)
+    fields: list[tuple[int, int]] = []  # (offset, size) for each of _STAT_VALUES, in order
+    for key in _STAT_VALUES:
+        if key.endswith("_ns"):
+            fields.append((getattr(mfusepy.c_stat, key[:-3] + "spec").offset + long_size, long_size))
+        elif key in _STAT_TIMES:
+            fields.append((getattr(mfusepy.c_stat, key + "spec").offset, long_size))
+        else:
+            field = getattr(mfusepy.c_stat, key)
+            fields.append((field.offset, field.size))
+    order = sorted(range(len(fields)), key=lambda position: fields[position][0])
+    layout, end = "=", 0
+    for position in order:
+        offset, size = fields[position]
+        layout += f"{offset - end}x{codes[size]}"
+        end = offset + size
+    return struct.Struct(layout), operator.itemgetter(*order)
+
+
+_STAT_TIMES = ("st_atime", "st_mtime", "st_ctime")
+_STAT_VALUES = (
+    "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_blksize", "st_blocks",
+    "st_atime", "st_atime_ns", "st_mtime", "st_mtime_ns", "st_ctime", "st_ctime_ns",
+)
+_STAT_PACKER, _STAT_ORDER = _stat_packer()
+
+
+def _pack_stat(st: Any, attrs: dict[str, Any]) -> None:
+    """Fill ``st`` from ``getattr``'s ``attrs`` (times in nanoseconds), as mfusepy would.
+
+    The fields ``getattr`` leaves out (device, inode, rdev) are left as they are: zero.
+    """
+    atime, atime_ns = divmod(attrs["st_atime"], 1_000_000_000)
+    mtime, mtime_ns = divmod(attrs["st_mtime"], 1_000_000_000)
+    ctime, ctime_ns = divmod(attrs["st_ctime"], 1_000_000_000)
+    values = (
+        attrs["st_mode"], attrs["st_nlink"], attrs["st_uid"], attrs["st_gid"], attrs["st_size"],
+        attrs["st_blksize"], attrs["st_blocks"], atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns,
+    )
+    _STAT_PACKER.pack_into(st, 0, *_STAT_ORDER(values))
 
 
 def _in_libfuse_code(address: int | None) -> bool:

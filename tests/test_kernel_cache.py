@@ -188,3 +188,20 @@ def test_attributes_sent_with_listings_are_those_getattr_gives(tmp_path: Path, i
         times = not stat.S_ISDIR(st.st_mode)
         assert shown(st, times) == shown(looked_up[path], times), path
     assert any(st.st_size > 0 and not stat.S_ISDIR(st.st_mode) for st in listed.values())
+
+
+def test_packed_stat_is_byte_for_byte_what_mfusepy_fills() -> None:
+    from backupfs.kernel_cache import _pack_stat
+
+    for attrs in (
+        {"st_mode": stat.S_IFREG | 0o444, "st_nlink": 1, "st_size": 3 << 40, "st_blocks": 3 << 31,
+         "st_blksize": 131072, "st_uid": 1000, "st_gid": 1001, "st_mtime": 1_700_000_000_123_456_789,
+         "st_ctime": 1_600_000_000_000_000_001, "st_atime": 999_999_999},
+        {"st_mode": stat.S_IFDIR | 0o555, "st_nlink": 2, "st_size": 0, "st_blocks": 0, "st_blksize": 4096,
+         "st_uid": 0, "st_gid": 0, "st_mtime": 0, "st_ctime": 0, "st_atime": 0},
+    ):
+        expected = mfusepy.c_stat()
+        mfusepy.set_st_attrs(expected, attrs, use_ns=True)
+        packed = mfusepy.c_stat()
+        _pack_stat(packed, attrs)
+        assert bytes(packed) == bytes(expected), attrs
