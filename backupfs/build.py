@@ -47,6 +47,7 @@ from backupfs.manifest_db import read_manifest_db, read_manifest_names, readonly
 from backupfs.manifest_meta import row_attributes
 from backupfs.manifest_mbdb import read_manifest_mbdb
 from backupfs.naming import Origin, OpenDatabase, harvest_names, name_generated, name_payloads
+from backupfs.notice import ENCRYPTED_NO_INDEX_TEXT, notice_node
 from backupfs.progress import Progress
 from backupfs.salvage import salvage_files_rows
 from backupfs.records import IndexReadResult, Kind
@@ -439,6 +440,8 @@ def _place_backup(
     unnamed = len(payload_ids) - len(names) - len(named_by_copy)
     tree.add([folder_node(prefix)] if prefix else [])
     tree.add([folder_node(prefix + (OTHER_DATA,))] if unnamed else [])
+    if backup.info.encrypted and state.state != "intact":
+        tree.add([notice_node(prefix, ENCRYPTED_NO_INDEX_TEXT)])
     clock.lap("place")
     missing += len({r.file_id for r in result.records if r.kind is Kind.FILE} - payload_ids)
     stats = _backup_stats(backup, payloads, names, state, len(result.records) + copied_rows, missing)

@@ -25,15 +25,11 @@ from backupfs.errors import BackupfsError
 from backupfs.index import Index
 from backupfs.records import Kind
 from backupfs.mounting import check_mountpoint, fuse_options, is_mounted, mount, parse_options, unmount
+from backupfs.notice import ENCRYPTED_NO_INDEX
 from backupfs.source import find_backups
 
 log = logging.getLogger("backupfs")
 
-ENCRYPTED_NO_INDEX = (
-    "This backup is encrypted and its index (Manifest.db) is gone: the keys that decrypt each "
-    "file were kept only in that index, so the content of these files cannot be recovered. "
-    "Names shown are proven, but the files hold only encrypted bytes."
-)
 ENCRYPTED_WITH_INDEX = (
     "This backup is encrypted: backupfs shows every file at its name, but cannot decrypt the "
     "content yet; the files hold encrypted bytes."
@@ -226,7 +222,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     writer.writerow(REPORT_COLUMNS)
     contents = Contents(index.roots)
     for entry in sorted(index.walk(), key=lambda e: (e.backup, e.real_name is None, e.real_name or "", e.file_id or "")):
-        if entry.kind is not Kind.FILE:
+        if entry.kind is not Kind.FILE or entry.source is None:  # a notice is no payload
             continue
         domain, _, path = (entry.real_name or "").partition("/")
         size = contents.payload_stat(entry)[0]

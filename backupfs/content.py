@@ -51,6 +51,16 @@ class SourceFile:
         return os.pread(self.fd, size, offset)
 
 
+class TextReader:
+    """A file whose bytes the index holds."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, size: int, offset: int) -> bytes:
+        return self.data[offset:offset + size]
+
+
 class Contents:
     """Opens the content of index entries; shared by all FUSE threads."""
 
@@ -138,6 +148,8 @@ class Contents:
 
     def open(self, entry: Entry) -> Reader:
         """A reader for one open() of ``entry``; raises OSError when the payload cannot be read."""
+        if entry.source is None:  # a notice (see backupfs.notice): its text is in the index
+            return TextReader((entry.target or "").encode())
         if entry.wal_source is not None:
             view = self._merged_view(entry)
             if view is not None:

@@ -232,11 +232,28 @@ def test_info_describes_the_backup(tmp_path, index_dir):
     assert "truncated:  1 payloads differ from the size the index records" in out
 
 
-def test_encrypted_backup_without_index_is_explained(tmp_path, index_dir):
+def test_encrypted_backup_without_index_is_explained(tmp_path, index_dir, mount):
     backup = build(tmp_path / "src", index="none", encrypted=True)
+    before = fingerprint(backup.root)
     out = run_cli("info", backup.root, "--index-dir", index_dir).stdout
     assert "cannot be recovered" in out
     assert "encrypted" in out.lower()
+    mounted = run_cli("mount", backup.root, tmp_path / "mnt0", "--index-dir", index_dir, check=False)
+    assert mounted.returncode == 1 and "does not exist" in mounted.stderr  # no folder yet: one clear line
+    mnt = mount(backup.root)
+    notice = mnt / "README-backupfs.txt"
+    text = notice.read_text()
+    assert "encrypted" in text and "Manifest.db" in text and "What you can do" in text
+    assert notice.stat().st_size == len(text.encode()) and notice.stat().st_mode & 0o222 == 0
+    payloads = [p for p in all_files(mnt) if p != notice]
+    assert len(payloads) == len(backup.files)
+    unnamed = [p for p in payloads if p.relative_to(mnt).parts[0] == "other-data"]
+    assert unnamed and all(p.parent.name == "encrypted" for p in unnamed)
+    report = run_cli("report", backup.root, "--index-dir", index_dir).stdout.splitlines()
+    assert len(report) == 1 + len(backup.files)  # the notice is not a payload
+    intact = build(tmp_path / "src2", encrypted=True)
+    assert not (mount(intact.root) / "README-backupfs.txt").exists()  # its index holds the keys
+    assert fingerprint(backup.root) == before
 
 
 def test_backup_folder_with_several_devices(tmp_path, mount):
