@@ -24,6 +24,18 @@ def run_cli(*args: str | os.PathLike[str], check: bool = True) -> subprocess.Com
     return result
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the indexes of commands run without ``--index-dir`` out of the user's own cache folder."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if saved is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture
 def index_dir(tmp_path: Path) -> Path:
     return tmp_path / "index-cache"
