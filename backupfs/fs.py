@@ -34,6 +34,13 @@ XATTR_MANIFEST_SIZE = "user.backupfs.manifest_size"
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _CACHE_SECONDS = 86400
 _BLOCK = 4096
+# Never shown, whatever a row records: write bits (the mount is read-only) and setuid/setgid
+# (a crafted backup must not plant a privileged-looking program, even on a nosuid mount).
+_HIDDEN_BITS = 0o6222
+# Always shown: the mounting user can read every file and search every folder of their
+# mount (a row recording 0o000 would otherwise hide its file from them).
+_OWNER_FILE_BITS = 0o400
+_OWNER_DIR_BITS = 0o500
 
 
 def _erofs(*_args: Any) -> int:
@@ -128,8 +135,16 @@ class BackupFS(fuse.Operations):
         return self._shown(entry.kind, entry.mode, size, mtime)
 
     def _shown(self, kind: int, mode: int, size: int, mtime: int) -> dict[str, Any]:
-        """The attributes of an entry: for ``getattr`` and listings alike, one truth for both."""
+        """The attributes of an entry: for ``getattr`` and listings alike, one truth for both.
+
+        Owned by the mounting user, read-only; a symlink keeps its mode (links have no
+        permissions of their own on Linux, and always show as 0o777).
+        """
         mtime = mtime or self._mounted_ns
+        if kind == Kind.DIR:
+            mode = (mode & ~_HIDDEN_BITS) | _OWNER_DIR_BITS
+        elif kind != Kind.SYMLINK:
+            mode = (mode & ~_HIDDEN_BITS) | _OWNER_FILE_BITS
         return {
             "st_mode": mode,
             "st_nlink": 2 if kind == Kind.DIR else 1,
@@ -189,10 +204,13 @@ class BackupFS(fuse.Operations):
             raise fuse.FuseOSError(errno.EISDIR if entry.kind is Kind.DIR else errno.EINVAL)
         try:
             reader = self.contents.open(entry)
-        except PermissionError:
+        except PermissionError:  # the payload's own permissions refuse us: say so, as a disk would
             raise fuse.FuseOSError(errno.EACCES) from None
-        except OSError as exc:
+        except OSError as exc:  # gone, a link, a FIFO, a socket, a failing disk
             log.warning("cannot open %s (%s): %s", path, entry.source, exc)
+            raise fuse.FuseOSError(errno.EIO) from None
+        except Exception:  # a payload no reader expected: this file fails, the mount stays up
+            log.exception("cannot open %s (%s)", path, entry.source)
             raise fuse.FuseOSError(errno.EIO) from None
         handle = next(self._next_handle)
         with self._lock:
@@ -207,6 +225,9 @@ class BackupFS(fuse.Operations):
             return reader.read(size, offset)
         except OSError as exc:
             log.warning("read of %s failed: %s", path, exc)
+            raise fuse.FuseOSError(errno.EIO) from None
+        except Exception:  # as in open: EIO for this read rather than mfusepy's EINVAL
+            log.exception("read of %s failed", path)
             raise fuse.FuseOSError(errno.EIO) from None
 
     def release(self, path: str, fh: int) -> int:
