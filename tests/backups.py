@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,31 +105,42 @@ def build(
 
 
 def age_atimes(root: Path) -> None:
-    """Put every atime a day before its mtime, so that any read without O_NOATIME shows."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            os.utime(path, ns=(st.st_mtime_ns - 86400 * 10**9, st.st_mtime_ns), follow_symlinks=False)
+    """Put every atime (``root``'s own included) a day before its mtime, so any read without O_NOATIME shows."""
+    for path in [str(root), *(os.path.join(d, n) for d, dirs, files in os.walk(root) for n in dirs + files)]:
+        st = os.lstat(path)
+        os.utime(path, ns=(st.st_mtime_ns - 86400 * 10**9, st.st_mtime_ns), follow_symlinks=False)
 
 
-def _read_noatime(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_NOATIME)
-    try:
-        return os.read(fd, os.fstat(fd).st_size + 1)
-    finally:
-        os.close(fd)
+def fingerprint(top: Path) -> dict[str, tuple]:
+    """Everything about ``top`` and all below it that backupfs must never change.
 
-
-def fingerprint(root: Path) -> dict[str, tuple]:
-    """Everything about a source tree that backupfs must never change."""
+    Taken without changing a single atime: files and folders are opened with O_NOATIME,
+    links are never followed nor read (``readlink`` updates a link's atime). ``top`` itself,
+    ctimes, inodes and extended attributes are recorded, so a folder listed without
+    O_NOATIME, a chmod, a replaced file or link, or a sidecar attribute all show.
+    """
     prints: dict[str, tuple] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            digest = None
-            if os.path.isfile(path) and not os.path.islink(path):
-                digest = hashlib.sha256(_read_noatime(path)).hexdigest()
-            prints[os.path.relpath(path, root)] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_atime_ns, digest)
+
+    def record(path: str, rel: str) -> None:
+        st = os.lstat(path)
+        content: object = None
+        if stat.S_ISREG(st.st_mode):
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NOATIME)
+            try:
+                content = hashlib.sha256(os.read(fd, st.st_size + 1)).hexdigest()
+            finally:
+                os.close(fd)
+        xattrs = sorted(os.listxattr(path, follow_symlinks=False)) if not stat.S_ISLNK(st.st_mode) else []
+        prints[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns, st.st_ino,
+                       st.st_nlink, st.st_uid, st.st_gid, content, xattrs)
+        if stat.S_ISDIR(st.st_mode):
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_NOATIME)
+            try:
+                names = sorted(os.listdir(fd))
+            finally:
+                os.close(fd)
+            for name in names:
+                record(os.path.join(path, name), f"{rel}/{name}")
+
+    record(str(top), ".")
     return prints

@@ -21,6 +21,7 @@ import pytest
 from backupfs.errors import NotABackupError
 from backupfs.source import UNKNOWN, Backup, Layout, Payload, find_backups
 from test_plists import INFO, MANIFEST, STATUS, deadline, write_plist
+from tests.backups import fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 SMS = "3d0d7e5fb2ce288813306e4d4636395e047a3d28"  # SHA1("HomeDomain-Library/SMS/sms.db")
@@ -407,35 +408,6 @@ def test_dates_are_shown_in_utc(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the source is never touched
 
 
-def _fingerprint(top: Path) -> dict[str, tuple]:
-    """Names, types, sizes, times (atime included) and bytes, gathered without touching atimes."""
-    noatime = getattr(os, "O_NOATIME", 0)
-    prints: dict[str, tuple] = {}
-
-    def visit(path: Path, rel: str) -> None:
-        st = os.lstat(path)
-        data: bytes | list[str] | None = None
-        if stat.S_ISREG(st.st_mode):
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | noatime)
-            try:
-                data = os.read(fd, st.st_size + 1)
-            finally:
-                os.close(fd)
-        elif stat.S_ISDIR(st.st_mode):
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | noatime)
-            try:
-                data = sorted(os.listdir(fd))
-            finally:
-                os.close(fd)
-        prints[rel] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns, st.st_ino, data)
-        if isinstance(data, list):
-            for name in data:
-                visit(path / name, f"{rel}/{name}")
-
-    visit(top, ".")
-    return prints
-
-
 def test_source_tree_is_unchanged_after_everything(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("O_NOATIME (needed to fingerprint without touching atimes) requires owning every file")
@@ -459,7 +431,7 @@ def test_source_tree_is_unchanged_after_everything(tmp_path: Path) -> None:
         st = os.lstat(path)
         os.utime(path, ns=(old, st.st_mtime_ns), follow_symlinks=False)
 
-    before = _fingerprint(tmp_path)
+    before = fingerprint(tmp_path)
     with deadline(30):
         for given in (top, top / "Backup", hashed, flat, hashed / "Manifest.db", tmp_path / "missing"):
             try:
@@ -470,6 +442,6 @@ def test_source_tree_is_unchanged_after_everything(tmp_path: Path) -> None:
                 list(backup.payloads())
                 backup.display_name()
                 backup.identity()
-    after = _fingerprint(tmp_path)
+    after = fingerprint(tmp_path)
     assert after == before
     assert before["./MobileSync"][3] == old  # the check really covers atimes
