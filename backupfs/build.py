@@ -52,7 +52,9 @@ from backupfs.progress import Progress
 from backupfs.salvage import salvage_files_rows
 from backupfs.records import IndexReadResult, Kind
 from backupfs.sniff import HEAD_SIZE, FileType, sniff
-from backupfs.source import ROOT_FILES, SNAPSHOT, UNKNOWN, Backup, Payload, find_backups, list_payloads, sibling_backups
+from backupfs.source import (
+    ROOT_FILES, SNAPSHOT, UNKNOWN, Backup, Payload, find_backups, list_payloads, shown_size, sibling_backups,
+)
 from backupfs.tree import TreeWriter
 from backupfs.sourceio import read_head
 
@@ -689,7 +691,7 @@ def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], bar: Progre
                 st = os.lstat(os.path.join(root_names[backup], source))
             except OSError:
                 continue  # left unknown: the filesystem will try again, and say why
-            done.append((depth, node_path, st.st_size if size == UNKNOWN else size,
+            done.append((depth, node_path, shown_size(st) if size == UNKNOWN else size,
                          st.st_mtime_ns if mtime_ns == UNKNOWN else mtime_ns))
         bar.advance(len(batch))
         return done

@@ -22,7 +22,7 @@ from cachetools import LRUCache
 
 from backupfs.index import Entry
 from backupfs.manifest_meta import ManifestMetadata
-from backupfs.source import UNKNOWN
+from backupfs.source import UNKNOWN, shown_size
 from backupfs.sourceio import open_source
 from backupfs.sqlite_view import SqliteView, needs_view, open_view
 
@@ -110,7 +110,7 @@ class Contents:
                 st = os.lstat(os.path.join(self._root_names[entry.backup], entry.source or ""))
             except OSError:
                 return 0, 0
-            return st.st_size, st.st_mtime_ns
+            return shown_size(st), st.st_mtime_ns
 
         known = self._memoised(self._stats, (entry.backup, entry.source or ""), lstat)
         return (known[0] if size == UNKNOWN else size), (known[1] if mtime_ns == UNKNOWN else mtime_ns)

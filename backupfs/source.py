@@ -378,8 +378,17 @@ def _payloads_among(entries: list[os.DirEntry[str]], prefix: str, buckets: list[
         if stat.S_ISDIR(st.st_mode):
             log.debug("skipping folder %s%s named like a payload", prefix, name)
             continue
-        payloads.append(Payload(name, prefix + name, st.st_size, st.st_mtime_ns, st.st_mode))
+        payloads.append(Payload(name, prefix + name, shown_size(st), st.st_mtime_ns, st.st_mode))
     return payloads
+
+
+def shown_size(st: os.stat_result) -> int:
+    """The size the mount shows for a payload: one that is not a regular file cannot be read, so 0.
+
+    A symlink's own size is the length of its target text, which would be shown for a
+    file that reads nothing but EIO.
+    """
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
 def _is_real_dir(entry: os.DirEntry[str]) -> bool:
