@@ -62,15 +62,20 @@ if mfusepy.fuse_version_major == 3:
     mfusepy._libfuse.fuse_get_session.restype = ctypes.c_void_p
     mfusepy._libfuse.fuse_get_session.argtypes = [ctypes.c_void_p]
 
-Listing = list[tuple[bytes, Any]]  # (name, attributes dict or a bare mode)
+Listing = list[tuple[bytes, Any]]  # (name, attributes tuple or a bare mode)
+# What ``getattr`` answers and a READDIRPLUS entry carries, in this order; times in ns.
+STAT_FIELDS = (
+    "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_blksize", "st_blocks", "st_atime", "st_mtime", "st_ctime",
+)
 
 
 class KernelCachingFUSE(mfusepy.FUSE):
     """mfusepy's FUSE, plus the kernel caching of listings and attributes described above.
 
     The operations object must provide ``readdir_plus(path)``, yielding ``(name, attrs)``
-    for each entry but "." and "..", where ``attrs`` is what ``getattr`` returns for that
-    entry, or a bare mode for an entry whose attributes are left to a later ``getattr``.
+    for each entry but "." and "..", where ``attrs`` holds the values ``getattr`` returns
+    for that entry, in :data:`STAT_FIELDS` order, or is a bare mode for an entry whose
+    attributes are left to a later ``getattr``.
     """
 
     def __init__(self, operations: Any, mountpoint: str, **kwargs: Any) -> None:
@@ -126,7 +131,7 @@ class KernelCachingFUSE(mfusepy.FUSE):
         st = mfusepy.c_stat()
         for position in range(offset, len(listing)):
             name, attrs = listing[position]
-            if isinstance(attrs, dict):
+            if isinstance(attrs, tuple):
                 _pack_stat(st, attrs)
                 fill = FUSE_FILL_DIR_PLUS
             else:  # libfuse reads only the mode of an entry sent without attributes
@@ -149,21 +154,21 @@ class KernelCachingFUSE(mfusepy.FUSE):
 
 
 def _stat_packer() -> tuple[struct.Struct, Callable[[tuple[int, ...]], tuple[int, ...]]]:
-    """A packer of the ``c_stat`` fields that ``getattr`` answers, and the reordering it needs.
+    """A packer of the ``c_stat`` fields named in :data:`STAT_FIELDS`, and the reordering it needs.
 
-    mfusepy's ``set_st_attrs`` costs about ten microseconds per entry, a third of a
-    READDIRPLUS listing's cost; one ``pack_into`` does the same in one. The layout is read
-    off mfusepy's ``c_stat`` itself, so it follows each platform's ``struct stat``. Values
-    come in the order of ``_STAT_VALUES`` and are put in the order of the fields' offsets.
+    mfusepy's ``set_st_attrs`` with a fresh ``c_stat`` costs about eight microseconds per
+    entry, a third of a READDIRPLUS listing's cost; one ``pack_into`` costs two. The
+    layout is read off mfusepy's ``c_stat`` itself, so it follows each platform's ``struct
+    stat``. Values come as :func:`_stat_values` lists them and are put in the order of
+    the fields' offsets.
     """
     codes = {2: "H", 4: "I", 8: "q"}
     long_size = ctypes.sizeof(ctypes.c_long)
-    fields: list[tuple[int, int]] = []  # (offset, size) for each of _STAT_VALUES, in order
-    for key in _STAT_VALUES:
-        if key.endswith("_ns"):
-            fields.append((getattr(mfusepy.c_stat, key[:-3] + "spec").offset + long_size, long_size))
-        elif key in _STAT_TIMES:
-            fields.append((getattr(mfusepy.c_stat, key + "spec").offset, long_size))
+    fields: list[tuple[int, int]] = []  # (offset, size) of each value
+    for key in STAT_FIELDS:
+        if key.endswith("time"):  # a timespec: seconds, then nanoseconds
+            offset = getattr(mfusepy.c_stat, key + "spec").offset
+            fields += [(offset, long_size), (offset + long_size, long_size)]
         else:
             field = getattr(mfusepy.c_stat, key)
             fields.append((field.offset, field.size))
@@ -176,27 +181,20 @@ def _stat_packer() -> tuple[struct.Struct, Callable[[tuple[int, ...]], tuple[int
     return struct.Struct(layout), operator.itemgetter(*order)
 
 
-_STAT_TIMES = ("st_atime", "st_mtime", "st_ctime")
-_STAT_VALUES = (
-    "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_blksize", "st_blocks",
-    "st_atime", "st_atime_ns", "st_mtime", "st_mtime_ns", "st_ctime", "st_ctime_ns",
-)
 _STAT_PACKER, _STAT_ORDER = _stat_packer()
 
 
-def _pack_stat(st: Any, attrs: dict[str, Any]) -> None:
-    """Fill ``st`` from ``getattr``'s ``attrs`` (times in nanoseconds), as mfusepy would.
+def _pack_stat(st: Any, values: tuple[int, ...]) -> None:
+    """Fill ``st`` from the values of :data:`STAT_FIELDS`, as mfusepy fills it for ``getattr``.
 
     The fields ``getattr`` leaves out (device, inode, rdev) are left as they are: zero.
     """
-    atime, atime_ns = divmod(attrs["st_atime"], 1_000_000_000)
-    mtime, mtime_ns = divmod(attrs["st_mtime"], 1_000_000_000)
-    ctime, ctime_ns = divmod(attrs["st_ctime"], 1_000_000_000)
-    values = (
-        attrs["st_mode"], attrs["st_nlink"], attrs["st_uid"], attrs["st_gid"], attrs["st_size"],
-        attrs["st_blksize"], attrs["st_blocks"], atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns,
-    )
-    _STAT_PACKER.pack_into(st, 0, *_STAT_ORDER(values))
+    mode, nlink, uid, gid, size, blksize, blocks, atime, mtime, ctime = values
+    seconds = 1_000_000_000
+    _STAT_PACKER.pack_into(st, 0, *_STAT_ORDER((
+        mode, nlink, uid, gid, size, blksize, blocks, *divmod(atime, seconds), *divmod(mtime, seconds),
+        *divmod(ctime, seconds),
+    )))
 
 
 def _in_libfuse_code(address: int | None) -> bool:

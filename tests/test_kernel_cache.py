@@ -191,7 +191,7 @@ def test_attributes_sent_with_listings_are_those_getattr_gives(tmp_path: Path, i
 
 
 def test_packed_stat_is_byte_for_byte_what_mfusepy_fills() -> None:
-    from backupfs.kernel_cache import _pack_stat
+    from backupfs.kernel_cache import STAT_FIELDS, _pack_stat
 
     for attrs in (
         {"st_mode": stat.S_IFREG | 0o444, "st_nlink": 1, "st_size": 3 << 40, "st_blocks": 3 << 31,
@@ -203,5 +203,5 @@ def test_packed_stat_is_byte_for_byte_what_mfusepy_fills() -> None:
         expected = mfusepy.c_stat()
         mfusepy.set_st_attrs(expected, attrs, use_ns=True)
         packed = mfusepy.c_stat()
-        _pack_stat(packed, attrs)
+        _pack_stat(packed, tuple(attrs[field] for field in STAT_FIELDS))
         assert bytes(packed) == bytes(expected), attrs
