@@ -126,7 +126,8 @@ def _with_salvaged_rows(result: IndexReadResult, copy: Path) -> IndexReadResult:
     extra = [record for record in salvage_files_rows(copy.read_bytes()) if record.file_id not in known]
     if not extra:
         return result
-    problem = f"{result.problem or 'Manifest.db is damaged.'} {len(extra):,} more rows were salvaged from its pages."
+    rows = "1 more row was" if len(extra) == 1 else f"{len(extra):,} more rows were"
+    problem = f"{result.problem or 'Manifest.db is damaged.'} {rows} salvaged from its pages."
     return IndexReadResult(result.records + extra, complete=False, problem=problem)
 
 
@@ -479,11 +480,13 @@ def _copy_manifest_rows(
     except (OSError, sqlite3.DatabaseError):
         return None
     with Progress("Reading Manifest.db", 0, enabled=show_progress):
+        conn.commit()  # what is written so far stays, whatever the copy below meets
         conn.execute("ATTACH DATABASE ? AS manifest", (readonly_uri(copy),))
         try:
             copied = place_plain_rows(conn, "manifest", number, prefix, backup.layout, domains)
             failure = None
         except sqlite3.DatabaseError as exc:
+            conn.rollback()  # a damaged page met mid-copy leaves a transaction that cannot commit
             failure = exc
         finally:
             conn.commit()  # a database cannot be detached inside a transaction

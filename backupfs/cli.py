@@ -158,7 +158,8 @@ def _notes(index: Index) -> list[str]:
         if backup["index_state"] == "missing":
             notes.append(f"{where}: the backup index is missing; names were recovered from file hashes.")
         elif backup["index_state"] == "damaged":
-            notes.append(f"{where}: {backup['index_problem']} What it still holds was used.")
+            used = " What it still holds was used." if backup["index_records"] else ""
+            notes.append(f"{where}: {backup['index_problem']}{used}")
         notes.extend(f"{where}: {note}" for note in backup["notes"])
     return notes
 

@@ -31,7 +31,7 @@ from backupfs.layout import Node
 from backupfs.records import Kind
 from backupfs.source import UNKNOWN
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -5,13 +5,37 @@ Rules, so that every payload stays reachable and nothing resolves outside the mo
 * a named file sits at ``<Domain>/<relativePath>``; every other payload at
   ``other-data/<type folder>/<fileid>.<ext>``, and a domain that is itself called
   ``other-data`` is shown as ``%6Fther-data`` so the two never mix;
-* path components that could escape or vanish are made safe: empty and ``.`` components
-  are dropped, ``..`` becomes ``%2E%2E``, ``/`` inside a domain becomes ``%2F``, NUL becomes
-  ``%00``, and a component longer than 255 bytes is cut and given a hash tail;
+* names from an index are made safe, one component at a time (:func:`safe_path`):
+
+  - in a relative path, empty and ``.`` components are dropped (``a//./b`` and ``/a/b``
+    are shown as ``a/b``); ``..`` becomes ``%2E%2E``;
+  - a domain is one component: ``/`` in it becomes ``%2F`` (``../x`` is ``..%2Fx``),
+    ``..`` becomes ``%2E%2E``, ``.`` becomes ``%2E`` and an empty domain ``(empty)``;
+  - NUL and the other control characters (0x01-0x1F, 0x7F) become ``%XX`` (``%00``,
+    ``%0A``, ``%1B``...), so no name can break a line or drive a terminal; bytes that are
+    not UTF-8 are kept as they are;
+  - a component longer than 255 bytes is cut and given ``~<8 hex digits of its SHA1>``;
+  - a path longer than 3,072 bytes (domain included, so that the mount point and the
+    clash tags below still fit in the 4,096 bytes a system call accepts) keeps its first
+    folders and its file name, and the folders that do not fit are replaced by one folder
+    ``~path-too-long~<8 hex digits of the SHA1 of the whole folder path>``;
+
+  the name exactly as the backup gives it stays in the index (``real_name``, shown by
+  ``backupfs report``);
 * a snapshot copy of a payload gets ``~snapshot`` appended;
 * when two entries want the same path, :mod:`backupfs.tree` keeps every one (a folder keeps
-  the path, a file gets ``~<first 8 hex digits of its fileid>``), and shows a database's
-  ``-wal``/``-journal`` sibling as ``<name>-wal.raw``.
+  the path, a file or link gets ``~<first 8 hex digits of its fileid>``), and shows a
+  database's ``-wal``/``-journal`` sibling as ``<name>-wal.raw``;
+* a symlink row of an index is shown as a symlink whose target is text that cannot lead
+  out of the mount (:func:`safe_link_target`): a relative target that only climbs to a
+  folder the link sits in and then goes down (``com.apple.Maps.plist``,
+  ``../SMS/sms.db``) is kept exactly; any other target is resolved lexically from the
+  link's folder, ``..`` steps above the mount root are dropped, an absolute target counts
+  from the mount root, and the result is written as ``../`` once per folder above the
+  link, then the path from the mount root: ``/etc/passwd`` in ``HomeDomain/Library``
+  becomes ``../../etc/passwd``, which dangles inside the mount. A ``..`` is never left
+  after a name, because the kernel would apply it after following that name if it were
+  itself a link.
 """
 
 from __future__ import annotations
@@ -27,16 +51,20 @@ from backupfs.records import Kind, ManifestRecord
 from backupfs.sniff import FileType
 from backupfs.source import UNKNOWN, Payload
 
-# A relative path needs no care when no component is empty, ".", ".." or holds a NUL, and
-# it is too short for any component to pass NAME_MAX bytes (up to 4 bytes per character,
-# 1 when ASCII).
-_UNSAFE_PATH = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|\x00")
+# A relative path needs no care when no component is empty, ".", ".." or holds a control
+# character, and it is too short for any component to pass NAME_MAX bytes (up to 4 bytes
+# per character, 1 when ASCII). manifest_bulk.PLAIN_ROWS turns away the same rows in SQL.
+_UNSAFE_PATH = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ALWAYS_SHORT = 255 // 4
 
 OTHER_DATA = "other-data"
 OTHER_DATA_ESCAPED = "%6Fther-data"
 RAW_SUFFIX = ".raw"
 NAME_MAX = 255
+MAX_PATH_BYTES = 3072
+EMPTY_DOMAIN = "(empty)"
+TOO_LONG = "~path-too-long~"
 
 
 @dataclass(slots=True)
@@ -62,10 +90,12 @@ class Node:
 
 
 def safe_component(name: str) -> str:
-    """Make one path component impossible to misread as a separator or a parent."""
-    if name == "..":
-        return "%2E%2E"
-    name = name.replace("/", "%2F").replace("\0", "%00")
+    """Make one path component impossible to misread as a separator, a parent or a control."""
+    if name in ("", ".", ".."):
+        return {"": EMPTY_DOMAIN, ".": "%2E", "..": "%2E%2E"}[name]
+    name = name.replace("/", "%2F")
+    if _CONTROL.search(name):
+        name = _CONTROL.sub(lambda m: f"%{ord(m.group()):02X}", name)
     encoded = name.encode("utf-8", "surrogateescape")
     if len(encoded) > NAME_MAX:
         tail = "~" + hashlib.sha1(encoded).hexdigest()[:8]
@@ -86,7 +116,49 @@ def safe_path(domain: str, relative_path: str) -> tuple[str, ...]:
     short = len(relative_path) <= _ALWAYS_SHORT or (len(relative_path) <= NAME_MAX and relative_path.isascii())
     if short and _UNSAFE_PATH.search(relative_path) is None:
         return (head, *relative_path.split("/"))  # nothing to make safe: the common case, kept cheap
-    return (head, *(safe_component(part) for part in relative_path.split("/") if part not in ("", ".")))
+    parts = (head, *(safe_component(part) for part in relative_path.split("/") if part not in ("", ".")))
+    return _within_path_max(parts)
+
+
+def _within_path_max(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """``parts``, with the folders that do not fit in :data:`MAX_PATH_BYTES` folded into one."""
+    sizes = [len(part.encode("utf-8", "surrogateescape")) + 1 for part in parts]
+    if sum(sizes) - 1 <= MAX_PATH_BYTES:
+        return parts
+    folders = "/".join(parts[:-1]).encode("utf-8", "surrogateescape")
+    marker = TOO_LONG + hashlib.sha1(folders).hexdigest()[:8]
+    budget = MAX_PATH_BYTES - sizes[-1] - len(marker) - 1
+    kept, used = 1, sizes[0]  # the domain always stays
+    while kept < len(parts) - 1 and used + sizes[kept] <= budget:
+        used += sizes[kept]
+        kept += 1
+    return (*parts[:kept], marker, parts[-1])
+
+
+def safe_link_target(link_path: tuple[str, ...], target: str) -> str:
+    """The target shown for a symlink at ``link_path`` (mount path): text that stays inside the mount.
+
+    See the module docstring for the rule. Only the text is changed, never followed: the
+    mount resolves nothing itself, the kernel does, one component at a time.
+    """
+    target = target.replace("\0", "%00")
+    depth = len(link_path) - 1  # folders between the mount root and the link
+    absolute = target.startswith("/")
+    location = [] if absolute else list(link_path[:-1])
+    rewrite, descended = absolute, False
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            rewrite |= descended or not location  # after a name (a link?), or above the mount root
+            if location:
+                location.pop()
+            continue
+        descended = True
+        location.append(part)
+    if not rewrite:
+        return target
+    return "/".join([".."] * depth + location) or "."
 
 
 def recorded_attributes(kind: Kind, mode: int | None, mtime: int | None) -> tuple[int, int]:
@@ -166,7 +238,7 @@ def named_nodes(
                 )
             )
         else:
-            target = record.target or ""
+            target = safe_link_target(path, record.target or "")
             nodes.append(
                 Node(
                     path=path,

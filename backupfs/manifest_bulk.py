@@ -16,6 +16,7 @@ hash (a damaged manifest never takes this path).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import stat
 
@@ -25,6 +26,7 @@ from backupfs.records import Kind
 from backupfs.source import UNKNOWN, Layout, Payload
 
 _NAME_MAX = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL and the control characters layout.safe_component escapes
 # Conservative on purpose: any row it turns away is read the careful way. A component
 # starting with "." (also "." and "..") is turned away, and so is a path long enough for
 # one component to pass 255 bytes. ``domain IN plain_domains`` is bound by the caller.
@@ -34,7 +36,8 @@ PLAIN_ROWS = (
     "AND typeof(relativePath) = 'text' AND (relativePath <> '' OR flags = 2) "
     "AND instr(relativePath, '//') = 0 AND instr(relativePath, '/.') = 0 "
     "AND substr(relativePath, 1, 1) NOT IN ('/', '.') AND substr(relativePath, -1) <> '/' "
-    f"AND instr(CAST(relativePath AS BLOB), x'00') = 0 AND length(CAST(relativePath AS BLOB)) <= {_NAME_MAX}"
+    f"AND instr(CAST(relativePath AS BLOB), x'00') = 0 AND length(CAST(relativePath AS BLOB)) <= {_NAME_MAX} "
+    "AND relativePath NOT GLOB ('*[' || char(1) || '-' || char(31) || char(127) || ']*')"
 )
 
 
@@ -45,7 +48,7 @@ def plain_domains(conn: sqlite3.Connection, schema: str) -> str:
         [
             d
             for d in domains
-            if d not in ("", ".", "..", OTHER_DATA) and "/" not in d and "\0" not in d
+            if d not in ("", ".", "..", OTHER_DATA) and "/" not in d and not _CONTROL.search(d)
             and len(d.encode("utf-8", "surrogateescape")) <= _NAME_MAX
         ]
     )

@@ -42,6 +42,8 @@ def read_manifest_db(
     ``condition`` (SQL over the row's columns, with named ``parameters``) limits the rows read.
     """
     name = name or path.name
+    if _is_empty(path):  # SQLite would take it for a new, empty database
+        return IndexReadResult([], complete=False, problem=f"{name} is empty (0 bytes).")
     try:
         conn = sqlite3.connect(readonly_uri(path), uri=True)
     except sqlite3.Error as exc:
@@ -54,9 +56,9 @@ def read_manifest_db(
         try:
             has_files = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='Files'").fetchone()
         except sqlite3.DatabaseError as exc:
-            return IndexReadResult([], complete=False, problem=f"{name} is not a readable SQLite database ({exc}).")
+            return _unreadable(path, name, f"is not a readable SQLite database ({exc})")
         if not has_files:
-            return IndexReadResult([], complete=False, problem=f"{name} has no Files table; it is empty or damaged.")
+            return _unreadable(path, name, "has no Files table; it is empty or damaged")
         query = _QUERY.format(condition)
         result = _read_files(conn, name, progress, lambda after: conn.execute(query, {**(parameters or {}), "after": after}))
     finally:
@@ -66,6 +68,21 @@ def read_manifest_db(
         problem = f"{name} is truncated ({missing:,} bytes missing at the end); every file record in it was read."
         return IndexReadResult(result.records, complete=False, problem=problem)
     return result
+
+
+def _unreadable(path: Path, name: str, why: str) -> IndexReadResult:
+    """No rows at all; a file cut short says so, as that is what the user can look into."""
+    missing = _truncated_bytes(path)
+    if missing:
+        why = f"is truncated ({missing:,} bytes missing at the end) and its list of files cannot be read"
+    return IndexReadResult([], complete=False, problem=f"{name} {why}.")
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return os.stat(path).st_size == 0
+    except OSError:
+        return False  # SQLite's own error then says why
 
 
 def _truncated_bytes(path: Path) -> int:

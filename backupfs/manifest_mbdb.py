@@ -56,7 +56,7 @@ def parse_mbdb(data: bytes) -> IndexReadResult:
     """Records of an mbdb image; never raises, however damaged ``data`` is."""
     if not data.startswith(MAGIC):
         if not data:
-            problem = "Manifest.mbdb is empty."
+            problem = "Manifest.mbdb is empty (0 bytes)."
         else:
             problem = "Manifest.mbdb does not start with the mbdb header; it is damaged or not an index."
         return IndexReadResult([], complete=False, problem=problem)

@@ -4,8 +4,10 @@ Nodes arrive from several places (an intact Manifest.db copied in by SQLite, nam
 in Python, typed unnamed payloads), so the rules that make the tree whole are applied to
 the table itself rather than to Python objects, which a large backup cannot afford:
 
-* a node whose path is taken is never dropped: a folder keeps the path and a file moves
-  to ``<name>~<first 8 hex digits of its fileid>`` (longer tags when that is taken too);
+* a node whose path is taken is never dropped: a folder keeps the path and a file or a
+  symlink moves to ``<name>~<first 8 hex digits of its fileid>`` (the whole fileid, then
+  ``~2``, ``~3``... when that is taken too; a link without a fileid is tagged with the
+  SHA1 of its target), in the same folder, so a link's target keeps its meaning;
 * :meth:`TreeWriter.finish` adds every missing parent folder, and gives a database's
   ``-wal``/``-journal`` sibling its ``.raw`` name (see :mod:`backupfs.layout`).
 """
