@@ -227,7 +227,7 @@ def _type_payloads(root: Path, encrypted: bool, payloads: Iterable[Payload]) -> 
         if not stat.S_ISREG(payload.st_mode):
             return payload.file_id, (NOT_A_FILE, payload)
         try:
-            head, st = read_head(os.path.join(root, payload.relpath), HEAD_SIZE)
+            head, st = read_head(payload.relpath, HEAD_SIZE, root)
         except OSError as exc:
             log.info("cannot read %s to type it: %s", payload.relpath, exc)
             return payload.file_id, (NOT_A_FILE, payload)

@@ -42,8 +42,8 @@ class Reader(Protocol):
 class SourceFile:
     """An open payload; the descriptor is closed when the object is collected."""
 
-    def __init__(self, path: Path) -> None:
-        self.fd = open_source(path)
+    def __init__(self, path: str | Path, root: str | Path | None = None) -> None:
+        self.fd = open_source(path, root)
         self.size = os.fstat(self.fd).st_size
         weakref.finalize(self, os.close, self.fd)
 
@@ -92,7 +92,7 @@ class Contents:
         return replace(entry, mode=mode, mtime_ns=mtime_ns, manifest_size=size, manifest_row=None)
 
     def _source(self, entry: Entry, relpath: str) -> SourceFile:
-        return SourceFile(self._roots[entry.backup] / relpath)
+        return SourceFile(relpath, self._roots[entry.backup])
 
     def payload_stat(self, entry: Entry) -> tuple[int, int]:
         """``(size, mtime_ns)`` of the payload itself.
@@ -173,9 +173,9 @@ def merged_view(root: Path, source: str, wal_source: str | None) -> SqliteView |
 
     Raises OSError when the database cannot be read; a ``-wal`` that cannot is left out.
     """
-    database = SourceFile(root / source)
+    database = SourceFile(source, root)
     try:
-        wal = SourceFile(root / wal_source) if wal_source else None
+        wal = SourceFile(wal_source, root) if wal_source else None
     except OSError:
         wal = None
     if wal is None:

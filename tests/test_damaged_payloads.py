@@ -372,6 +372,26 @@ def test_payload_links_are_never_followed_out_of_the_source(tmp_path, mounter, i
     assert (fingerprint(backup.root), fingerprint(outside)) == before
 
 
+@pytest.mark.parametrize("index", ["db", "none"])
+def test_a_bucket_folder_swapped_for_a_link_while_mounted_is_not_followed(tmp_path, mounter, index):
+    """An unplugged-and-replaced disk, or another program, turns a bucket into a link after the listing."""
+    backup = build(tmp_path / "src", index=index)
+    mnt = tmp_path / "mnt"
+    mounter(backup.root, mnt, tmp_path / "idx")
+    shown = by_file_id(mnt)
+    spec = next(s for s in backup.files if s.domain == "HomeDomain" and s.relative_path.endswith(".plist"))
+    fid = file_id(spec.domain, spec.relative_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for sibling in (backup.root / fid[:2]).iterdir():  # every payload of the bucket, as a decoy
+        (outside / sibling.name).write_bytes(SECRET)
+    (backup.root / fid[:2]).rename(tmp_path / "moved-bucket")
+    os.symlink(outside, backup.root / fid[:2])
+    assert (backup.root / fid[:2] / fid).read_bytes() == SECRET  # the path alone now leads outside
+    assert read_outcome(shown[fid]) == errno.EIO  # never opened before: the open walks the folders
+    assert is_mounted(mnt)
+
+
 # -- 8. immutability proof -----------------------------------------------------------------
 
 
