@@ -8,11 +8,14 @@ through the same pipe as one line.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from ctypes.util import find_library
@@ -21,8 +24,13 @@ from pathlib import Path
 from backupfs.errors import MountError
 from backupfs.index import Index
 
+log = logging.getLogger(__name__)
+
 _READY = b"ready\n"
 _READY_TIMEOUT = 60.0
+# libfuse 3.14 prints "Ignoring invalid max threads value 4294967295" on every mount unless
+# the number of idle threads is set; 10 was libfuse's own default before 3.14.
+_IDLE_THREADS = "10"
 
 
 def choose_libfuse() -> None:
@@ -80,17 +88,22 @@ def fuse_options(volume_name: str, user_options: dict[str, str | bool]) -> dict[
 
 
 def is_mounted(mountpoint: Path) -> bool:
-    """True for a live or stale mount at ``mountpoint`` (a stale one cannot be stat'ed)."""
-    target = os.path.abspath(mountpoint)
+    """True for a live or stale mount at ``mountpoint`` (a stale one cannot be stat'ed).
+
+    The folders above ``mountpoint`` are resolved, as the kernel lists them, but not
+    ``mountpoint`` itself: resolving it would reach into a stale mount.
+    """
+    given = os.path.abspath(mountpoint)
+    targets = {given, os.path.join(os.path.realpath(os.path.dirname(given)), os.path.basename(given))}
     try:
         with open("/proc/self/mounts", encoding="utf-8", errors="surrogateescape") as mounts:
             for line in mounts:
                 fields = line.split()
-                if len(fields) > 1 and _unescape_mount_path(fields[1]) == target:
+                if len(fields) > 1 and _unescape_mount_path(fields[1]) in targets:
                     return True
         return False
     except FileNotFoundError:
-        return os.path.ismount(target)
+        return os.path.ismount(given)
 
 
 def _unescape_mount_path(field: str) -> str:
@@ -103,15 +116,17 @@ def check_mountpoint(mountpoint: Path) -> None:
     """Refuse mount points that would fail later with a less helpful message."""
     if is_mounted(mountpoint):
         raise MountError(f"{mountpoint} is already a mount point: run 'backupfs unmount {mountpoint}' first.")
-    if not mountpoint.exists():
-        raise MountError(f"mount point {mountpoint} does not exist: create it with 'mkdir -p {mountpoint}'.")
-    if not mountpoint.is_dir():
-        raise MountError(f"mount point {mountpoint} is not a folder: give an empty folder to mount on.")
     try:
-        if any(mountpoint.iterdir()):
+        if not stat.S_ISDIR(os.stat(mountpoint).st_mode):
+            raise MountError(f"mount point {mountpoint} is not a folder: give an empty folder to mount on.")
+        if os.listdir(mountpoint):
             raise MountError(f"mount point {mountpoint} is not empty: give an empty folder to mount on.")
+    except (FileNotFoundError, NotADirectoryError):
+        raise MountError(f"mount point {mountpoint} does not exist: create it with 'mkdir -p {mountpoint}'.") from None
     except PermissionError:
         raise MountError(f"cannot read mount point {mountpoint}: check its permissions.") from None
+    except OSError as exc:  # e.g. below a stale mount: "Transport endpoint is not connected"
+        raise MountError(f"cannot use mount point {mountpoint}: {exc.strerror or exc}.") from None
 
 
 def _run(
@@ -122,11 +137,37 @@ def _run(
     complete: Callable[[], None] | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> None:
+    """Serve until unmounted, whether by ``backupfs unmount`` or by a signal (Ctrl-C, SIGTERM).
+
+    libfuse catches SIGINT, SIGTERM and SIGHUP itself, unmounts, and then reports the
+    signal as a failure of its loop, which mfusepy raises as a bare ``RuntimeError``; once
+    the mount was up and is gone, that is the normal end of a foreground mount.
+    """
+    import mfusepy
+
     from backupfs.fs import BackupFS
     from backupfs.kernel_cache import KernelCachingFUSE
 
-    operations = BackupFS(index, on_ready=on_ready, finish_pending=finish_pending, complete=complete)
-    KernelCachingFUSE(operations, str(mountpoint), foreground=True, **options)
+    served = threading.Event()
+
+    def ready() -> None:
+        served.set()
+        if on_ready is not None:
+            on_ready()
+
+    if mfusepy.fuse_version_major == 3:
+        options = {"max_idle_threads": _IDLE_THREADS, **options}
+    operations = BackupFS(index, on_ready=ready, finish_pending=finish_pending, complete=complete)
+    try:
+        KernelCachingFUSE(operations, str(mountpoint), foreground=True, **options)
+    except RuntimeError as exc:
+        if not served.is_set():
+            raise MountError(f"could not mount on {mountpoint}: libfuse refused (error {exc}).") from None
+        if is_mounted(mountpoint):
+            raise MountError(
+                f"the filesystem at {mountpoint} stopped (libfuse error {exc}): run 'backupfs unmount {mountpoint}'."
+            ) from None
+        log.info("%s was unmounted by a signal", mountpoint)
 
 
 def mount(
@@ -194,9 +235,13 @@ def _wait_ready(read_end: int, pid: int, mountpoint: Path) -> None:
                 break
     finally:
         os.close(read_end)
-    detail = message.decode(errors="replace").strip().removeprefix("error: ")
-    if not detail:
-        detail = "the filesystem process ended before the mount was ready"
+    lines = [line.strip() for line in message.decode(errors="replace").splitlines() if line.strip()]
+    libfuse = [line for line in lines if not line.startswith("error: ")]
+    prefix = f"error: could not mount on {mountpoint}: "  # the child's own MountError
+    ours = [line.removeprefix(prefix).removeprefix("error: ") for line in lines if line.startswith("error: ")]
+    if libfuse:  # libfuse said why (an unknown -o option, no /dev/fuse, ...): that is the news
+        raise MountError(f"could not mount on {mountpoint}: {'; '.join(libfuse)}.")
+    detail = ours[0] if ours else "the filesystem process ended before the mount was ready"
     raise MountError(f"could not mount on {mountpoint}: {detail} (is FUSE installed? try 'apt-get install fuse3').")
 
 
