@@ -171,12 +171,15 @@ class Contents:
 def merged_view(root: Path, source: str, wal_source: str | None) -> SqliteView | None:
     """The database at ``source`` with its ``-wal`` merged in (None: not an SQLite database).
 
-    Raises OSError when the database cannot be read; a ``-wal`` that cannot is left out.
+    Raises OSError when the database cannot be read, or its ``-wal`` has gone since the
+    index was built; a ``-wal`` that cannot be read is left out.
     """
     database = SourceFile(source, root)
     try:
         wal = SourceFile(wal_source, root) if wal_source else None
-    except OSError:
+    except FileNotFoundError:
+        raise  # listed when indexed, gone now: fail the read rather than show older content
+    except OSError:  # unreadable, or not a regular file: the database alone is what can be shown
         wal = None
     if wal is None:
         return open_view(database.read, database.size)
