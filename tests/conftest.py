@@ -6,7 +6,8 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,16 @@ import pytest
 from backupfs.mounting import is_mounted
 
 
-def run_cli(*args: str | os.PathLike[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m backupfs`` as a user would; fail loudly with its output."""
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(
+    *args: str | os.PathLike[str], check: bool = True, prefix: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m backupfs`` as a user would, under ``prefix`` (e.g. setpriv); fail loudly with its output."""
     result = subprocess.run(
-        [sys.executable, "-m", "backupfs", *map(str, args)], capture_output=True, text=True, timeout=300
+        [*prefix, sys.executable, "-m", "backupfs", *map(str, args)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     if check and result.returncode != 0:
         raise AssertionError(f"backupfs {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -41,22 +48,44 @@ def index_dir(tmp_path: Path) -> Path:
     return tmp_path / "index-cache"
 
 
-@pytest.fixture
-def mount(tmp_path: Path, index_dir: Path) -> Iterator[Callable[..., Path]]:
-    """``mount(source)`` mounts with the CLI and returns the mount point; unmounted at teardown."""
-    mounted: list[Path] = []
+class Mounter:
+    """``mount(source, *options)`` mounts with the real CLI and returns the mount point.
 
-    def do_mount(source: Path, *extra: str) -> Path:
-        mountpoint = tmp_path / f"mnt{len(mounted)}"
-        mountpoint.mkdir()
-        run_cli("mount", source, mountpoint, "--index-dir", index_dir, *extra)
-        assert is_mounted(mountpoint)
-        mounted.append(mountpoint)
+    ``at`` and ``index_dir`` replace the test's defaults, ``prefix`` runs the CLI under
+    another command (setpriv). ``seconds`` is how long the last mount took and ``notes``
+    the ``note:`` lines it printed. Every mount is undone at teardown.
+    """
+
+    def __init__(self, tmp_path: Path, index_dir: Path) -> None:
+        self._tmp_path, self._index_dir = tmp_path, index_dir
+        self.mounted: list[Path] = []
+        self.seconds = 0.0
+        self.notes: list[str] = []
+
+    def __call__(
+        self, source: Path, *options: str, at: Path | None = None, index_dir: Path | None = None,
+        prefix: Sequence[str] = (),
+    ) -> Path:
+        mountpoint = at or self._tmp_path / f"mnt{len(self.mounted)}"
+        mountpoint.mkdir(exist_ok=True)
+        started = time.monotonic()
+        result = run_cli("mount", source, mountpoint, "--index-dir", index_dir or self._index_dir, *options, prefix=prefix)
+        self.seconds = time.monotonic() - started
+        assert is_mounted(mountpoint) and "Traceback" not in result.stderr, result.stderr
+        self.mounted.append(mountpoint)
+        self.notes = [line.split(": note: ", 1)[1] for line in result.stderr.splitlines() if ": note: " in line]
         return mountpoint
 
-    yield do_mount
-    for mountpoint in mounted:
-        if is_mounted(mountpoint):
-            with contextlib.suppress(AssertionError):
-                run_cli("unmount", mountpoint)
-        assert not is_mounted(mountpoint), f"{mountpoint} could not be unmounted"
+    def unmount_all(self) -> None:
+        for mountpoint in self.mounted:
+            if is_mounted(mountpoint):
+                with contextlib.suppress(AssertionError):
+                    run_cli("unmount", mountpoint)
+            assert not is_mounted(mountpoint), f"{mountpoint} could not be unmounted"
+
+
+@pytest.fixture
+def mount(tmp_path: Path, index_dir: Path) -> Iterator[Mounter]:
+    mounter = Mounter(tmp_path, index_dir)
+    yield mounter
+    mounter.unmount_all()

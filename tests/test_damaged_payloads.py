@@ -25,8 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -39,10 +38,7 @@ from backupfs.writer import PayloadSpec, default_plists, write_backup
 from tests.backups import age_atimes, build, fingerprint, standard_specs
 from tests.conftest import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 STEP_TIMEOUT = 30.0  # any single step on the mount; a healthy one takes well under a second
-MOUNT_TIMEOUT = 60.0
 PROMPT_MOUNT = 20.0  # a mount whose source holds FIFOs and sockets must be up this fast
 NOBODY = 65534
 DAMAGED = "AppDomain-org.backupfs.damaged"
@@ -152,30 +148,6 @@ def payload_of(root: Path, domain: str, relative_path: str) -> Path:
     return hashed if os.path.lexists(hashed) else root / fid
 
 
-@pytest.fixture
-def mounter() -> Iterator[Callable[..., float]]:
-    """``mounter(source, mnt, index_dir, *options, prefix=[...])`` mounts with the CLI run under
-    ``prefix`` (setpriv) and returns how long the mount took; every mount is undone at teardown."""
-    mounted: list[Path] = []
-
-    def do_mount(source: Path, mnt: Path, index_dir: Path, *options: str, prefix: Sequence[str] = ()) -> float:
-        mnt.mkdir(exist_ok=True)
-        command = [*prefix, sys.executable, "-m", "backupfs", "mount", str(source), str(mnt), "--index-dir", str(index_dir), *options]
-        started = time.monotonic()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=MOUNT_TIMEOUT, env=ENV)
-        elapsed = time.monotonic() - started
-        assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-        assert is_mounted(mnt)
-        mounted.append(mnt)
-        return elapsed
-
-    yield do_mount
-    for mnt in mounted:
-        if is_mounted(mnt):
-            run_cli("unmount", mnt, check=False)
-        assert not is_mounted(mnt), f"{mnt} could not be unmounted"
-
-
 # -- 1. damaged payloads -------------------------------------------------------------------
 
 SHORT = random.Random(5).randbytes(1000)
@@ -231,13 +203,13 @@ def test_dropping_dac_capabilities_makes_root_obey_permissions(tmp_path):
 
 
 @pytest.mark.parametrize("index", ["db", "none"])
-def test_damaged_payloads_are_shown_and_never_hang_or_break_the_mount(tmp_path, mounter, index):
+def test_damaged_payloads_are_shown_and_never_hang_or_break_the_mount(tmp_path, mount, index):
     backup = build(tmp_path / "src", damaged_specs(), index=index)
     damage(backup.root)
     before = fingerprint(backup.root)
     mnt = tmp_path / "mnt"
-    elapsed = mounter(backup.root, mnt, tmp_path / "idx", prefix=without_dac_override())
-    assert elapsed < PROMPT_MOUNT, f"mounting took {elapsed:.1f} s"
+    mount(backup.root, at=mnt, index_dir=tmp_path / "idx", prefix=without_dac_override())
+    assert mount.seconds < PROMPT_MOUNT, f"mounting took {mount.seconds:.1f} s"
     shown = by_file_id(mnt)
     assert set(shown) == {file_id(s.domain, s.relative_path) for s in backup.files}, "a damaged payload is missing"
 
@@ -335,7 +307,7 @@ def plant_links(root: Path, outside: Path, alone: str) -> None:
 
 
 @pytest.mark.parametrize("index", ["db", "none"])
-def test_payload_links_are_never_followed_out_of_the_source(tmp_path, mounter, index):
+def test_payload_links_are_never_followed_out_of_the_source(tmp_path, mount, index):
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.bin").write_bytes(SECRET)
@@ -345,7 +317,7 @@ def test_payload_links_are_never_followed_out_of_the_source(tmp_path, mounter, i
     passwd = Path("/etc/passwd").read_bytes()
     before = fingerprint(backup.root), fingerprint(outside)
     mnt = tmp_path / "mnt"
-    mounter(backup.root, mnt, tmp_path / "idx")
+    mount(backup.root, at=mnt, index_dir=tmp_path / "idx")
     shown = by_file_id(mnt)
     for relative_path in ("Documents/passwd", "Documents/secret-absolute", "Documents/secret-relative", "Documents/inner"):
         path = shown[file_id(HOSTILE, relative_path)]
@@ -373,11 +345,11 @@ def test_payload_links_are_never_followed_out_of_the_source(tmp_path, mounter, i
 
 
 @pytest.mark.parametrize("index", ["db", "none"])
-def test_a_bucket_folder_swapped_for_a_link_while_mounted_is_not_followed(tmp_path, mounter, index):
+def test_a_bucket_folder_swapped_for_a_link_while_mounted_is_not_followed(tmp_path, mount, index):
     """An unplugged-and-replaced disk, or another program, turns a bucket into a link after the listing."""
     backup = build(tmp_path / "src", index=index)
     mnt = tmp_path / "mnt"
-    mounter(backup.root, mnt, tmp_path / "idx")
+    mount(backup.root, at=mnt, index_dir=tmp_path / "idx")
     shown = by_file_id(mnt)
     spec = next(s for s in backup.files if s.domain == "HomeDomain" and s.relative_path.endswith(".plist"))
     fid = file_id(spec.domain, spec.relative_path)
@@ -582,7 +554,7 @@ def assert_read_only_and_owned(seen: dict[str, Any], uid: int, gid: int) -> None
 
 
 @pytest.mark.parametrize("mounted_by", ["root", "nobody"])
-def test_mount_is_private_read_only_and_owned_by_the_mounting_user(shared_dir, mounter, mounted_by):
+def test_mount_is_private_read_only_and_owned_by_the_mounting_user(shared_dir, mount, mounted_by):
     uid = gid = 0 if mounted_by == "root" else NOBODY
     other = NOBODY if mounted_by == "root" else 0
     backup = build(shared_dir / "src", permission_specs())
@@ -595,7 +567,7 @@ def test_mount_is_private_read_only_and_owned_by_the_mounting_user(shared_dir, m
             os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
         prefix = as_user(NOBODY, NOBODY, "sys_admin", "dac_override", "dac_read_search")
     before = fingerprint(backup.root)
-    mounter(backup.root, mnt, index_dir, prefix=prefix)
+    mount(backup.root, at=mnt, index_dir=index_dir, prefix=prefix)
 
     options = mount_options(mnt)
     assert "allow_other" not in options and "ro" in options
@@ -609,10 +581,10 @@ def test_mount_is_private_read_only_and_owned_by_the_mounting_user(shared_dir, m
     assert fingerprint(backup.root) == before
 
 
-def test_allow_other_shows_the_mount_to_every_user_read_only(shared_dir, mounter):
+def test_allow_other_shows_the_mount_to_every_user_read_only(shared_dir, mount):
     backup = build(shared_dir / "src", permission_specs())
     mnt = shared_dir / "mnt"
-    mounter(backup.root, mnt, shared_dir / "idx", "-o", "allow_other")
+    mount(backup.root, "-o", "allow_other", at=mnt, index_dir=shared_dir / "idx")
     assert "allow_other" in mount_options(mnt)
     seen = check_as(shared_dir, mnt, NOBODY, NOBODY)
     for rel, st_uid, st_gid, mode in seen["entries"]:

@@ -16,14 +16,12 @@ import os
 import random
 import sqlite3
 import stat
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from backupfs.layout import MAX_PATH_BYTES, NAME_MAX, TOO_LONG
 from backupfs.mbfile import encode_mbfile
-from backupfs.mounting import is_mounted
 from backupfs.records import Kind, file_id
 from backupfs.writer import PayloadSpec
 from tests.backups import age_atimes, build, fingerprint, standard_specs
@@ -31,32 +29,6 @@ from tests.conftest import run_cli
 
 HOME = "HomeDomain"
 _CONTROL_BYTES = set(range(0x20)) | {0x7F}
-
-Mounter = Callable[[Path], tuple[Path, list[str]]]
-
-
-@pytest.fixture
-def mount_noting(tmp_path: Path, index_dir: Path) -> Iterator[Mounter]:
-    """``mount(source)`` -> (mount point, the ``note:`` lines printed); unmounted at teardown."""
-    mounted: list[Path] = []
-
-    def do_mount(source: Path) -> tuple[Path, list[str]]:
-        mountpoint = tmp_path / f"mnt{len(mounted)}"
-        mountpoint.mkdir()
-        result = run_cli("mount", source, mountpoint, "--index-dir", index_dir)
-        mounted.append(mountpoint)
-        assert is_mounted(mountpoint)
-        assert "Traceback" not in result.stderr, result.stderr
-        notes = [line.split(": note: ", 1)[1] for line in result.stderr.splitlines() if ": note: " in line]
-        return mountpoint, notes
-
-    yield do_mount
-    for mountpoint in mounted:
-        if is_mounted(mountpoint):
-            with contextlib.suppress(AssertionError):
-                run_cli("unmount", mountpoint)
-        assert not is_mounted(mountpoint), f"{mountpoint} could not be unmounted"
-
 
 def served(mnt: Path) -> dict[str, bytes]:
     """fileid -> the mount path (relative, bytes) that serves it, after checking every entry.
@@ -147,7 +119,7 @@ INDEX_DAMAGE = {
 
 
 @pytest.mark.parametrize("case", INDEX_DAMAGE)
-def test_damaged_index_still_mounts_with_every_payload(tmp_path, mount_noting, case):
+def test_damaged_index_still_mounts_with_every_payload(tmp_path, mount, case):
     index, damage, words = INDEX_DAMAGE[case]
     specs = _no_wal_specs()
     if case == "db-garbage-pages":  # enough rows for pages in the middle to hold some
@@ -157,7 +129,8 @@ def test_damaged_index_still_mounts_with_every_payload(tmp_path, mount_noting, c
     age_atimes(backup.root)
     before = fingerprint(backup.root)
 
-    mnt, notes = mount_noting(backup.root)
+    mnt = mount(backup.root)
+    notes = mount.notes
     index_notes = [n for n in notes if "Manifest." in n]
     assert len(index_notes) == 1 and words in index_notes[0], notes
     assert ("Manifest.db " if index == "db" else "Manifest.mbdb ") in index_notes[0]
@@ -196,7 +169,7 @@ PLISTS = ("Info.plist", "Manifest.plist", "Status.plist")
 
 
 @pytest.mark.parametrize("shift", range(len(PLIST_DAMAGE)))
-def test_damaged_plists_still_mount_with_every_payload(tmp_path, mount_noting, shift):
+def test_damaged_plists_still_mount_with_every_payload(tmp_path, mount, shift):
     """Each plist gets each damage once over the four runs (a Latin square: 4 mounts, 12 cases)."""
     specs = _no_wal_specs()
     backup = build(tmp_path / "src", specs)
@@ -209,7 +182,8 @@ def test_damaged_plists_still_mount_with_every_payload(tmp_path, mount_noting, s
     age_atimes(backup.root)
     before = fingerprint(backup.root)
 
-    mnt, notes = mount_noting(backup.root)
+    mnt = mount(backup.root)
+    notes = mount.notes
     for note in expected_notes:
         assert any(line.endswith(note) for line in notes), (note, notes)
     shown = assert_every_payload_once(mnt, contents(specs))
@@ -262,7 +236,7 @@ def _add_unproven_row(root: Path) -> bytes:
 
 
 @pytest.mark.parametrize("index", ["db", "db-careful", "mbdb"])
-def test_hostile_names_stay_inside_and_every_payload_stays_reachable(tmp_path, mount_noting, index):
+def test_hostile_names_stay_inside_and_every_payload_stays_reachable(tmp_path, mount, index):
     """``db`` takes the SQL bulk copy for plain rows, ``db-careful`` reads every row in Python."""
     specs = _hostile_specs()
     fmt = "mbdb" if index == "mbdb" else "db"
@@ -275,7 +249,8 @@ def test_hostile_names_stay_inside_and_every_payload_stays_reachable(tmp_path, m
     age_atimes(backup.root)
     before = fingerprint(backup.root)
 
-    mnt, notes = mount_noting(backup.root)
+    mnt = mount(backup.root)
+    notes = mount.notes
     assert not [n for n in notes if "Manifest" in n], notes  # the index itself is intact
     shown = {fid: os.fsdecode(path) for fid, path in assert_every_payload_once(mnt, payloads).items()}
     fid = {case: file_id(domain, path) for case, (domain, path, _) in HOSTILE.items()}
@@ -323,7 +298,7 @@ LINKS = {
 
 
 @pytest.mark.parametrize("index", ["db", "mbdb"])
-def test_symlink_rows_cannot_lead_outside_the_mount(tmp_path, mount_noting, index):
+def test_symlink_rows_cannot_lead_outside_the_mount(tmp_path, mount, index):
     specs = [
         PayloadSpec(HOME, "Library/Preferences/com.apple.Maps.plist", MAPS),
         PayloadSpec(HOME, "Library/SMS/sms.txt", b"messages"),
@@ -335,7 +310,7 @@ def test_symlink_rows_cannot_lead_outside_the_mount(tmp_path, mount_noting, inde
     before = fingerprint(backup.root)
     host_passwd = Path("/etc/passwd").read_bytes()
 
-    mnt, _ = mount_noting(backup.root)
+    mnt = mount(backup.root)
     root = os.stat(mnt)
     for shown_at, (_, shown_target) in LINKS.items():
         link = mnt / shown_at
