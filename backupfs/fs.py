@@ -159,8 +159,10 @@ class BackupFS(fuse.Operations):
         for name, mode in self.index.listing(entry.path):
             yield name, mode, 0  # a bare mode is the cheapest form mfusepy accepts
 
-    def readdir_plus(self, path: str) -> Iterator[tuple[str, tuple[int, ...] | int]]:
-        """The listing (without "." and "..") with each entry's attributes, for ``kernel_cache``.
+    def readdir_plus(
+        self, path: str, after: str | None, limit: int, skip: int
+    ) -> list[tuple[str, tuple[int, ...] | int]]:
+        """A chunk of the listing (without "." and "..") with each entry's attributes, for ``kernel_cache``.
 
         The kernel then answers itself the ``lstat`` of every entry that follows a listing
         in a walk. Only attributes the index already holds are sent: one that would need the
@@ -174,8 +176,10 @@ class BackupFS(fuse.Operations):
         if entry.kind is not Kind.DIR:
             raise fuse.FuseOSError(errno.ENOTDIR)
         shown = self._shown
-        for name, kind, mode, size, mtime_ns, final in self.index.listing_attributes(entry.path):
-            yield name, (shown(kind, mode, size, mtime_ns) if final else mode)
+        return [
+            (name, shown(kind, mode, size, mtime_ns) if final else mode)
+            for name, kind, mode, size, mtime_ns, final in self.index.listing_attributes(entry.path, after, limit, skip)
+        ]
 
     def readlink(self, path: str) -> str:
         entry = self._entry(path)

@@ -254,13 +254,17 @@ class Index:
         return None if row is None else self._entry(row)
 
     @staticmethod
-    def _children(path: str) -> tuple[str, tuple[int, bytes, bytes]]:
-        """The WHERE clause selecting the entries directly inside folder ``path``, and its values."""
+    def _children(path: str, after: str | None = None) -> tuple[str, tuple[int | bytes, ...]]:
+        """The WHERE clause selecting the entries directly inside folder ``path``, and its values.
+
+        Only those whose name sorts after ``after``, when given: one key range either way.
+        """
         if path == "":
-            return "depth=1", ()
+            return ("depth=1", ()) if after is None else ("depth=1 AND path>?", (_encode(after),))
         start = _encode(path) + b"/"
         # Every child is one level deeper and starts with "path/"; "0" is the byte after "/".
-        return "depth=? AND path>? AND path<?", (depth_of(path) + 1, start, start[:-1] + b"0")
+        lowest = start if after is None else start + _encode(after)
+        return "depth=? AND path>? AND path<?", (depth_of(path) + 1, lowest, start[:-1] + b"0")
 
     def listing(self, path: str) -> list[tuple[str, int]]:
         """``(name, mode)`` of each entry directly inside directory ``path``.
@@ -274,23 +278,27 @@ class Index:
             rows = conn.execute(f"SELECT substr(path, {skip}), mode FROM nodes WHERE {where}", values).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), mode) for name, mode in rows]
 
-    def listing_attributes(self, path: str) -> list[tuple[str, int, int, int, int, bool]]:
-        """``(name, kind, mode, size, mtime_ns, final)`` of each entry directly inside folder ``path``.
+    def listing_attributes(
+        self, path: str, after: str | None = None, limit: int = -1, skip: int = 0
+    ) -> list[tuple[str, int, int, int, int, bool]]:
+        """``(name, kind, mode, size, mtime_ns, final)`` of entries directly inside folder ``path``.
 
         For a listing that carries every entry's attributes (FUSE's READDIRPLUS), without
         building a full entry per child. ``final`` is false when the attributes still need
         the source: a size or mtime the listing of payloads did not stat, metadata still in
         a Manifest.db row, or the size of a database shown merged with its ``-wal``.
+        In the order of their names' bytes: up to ``limit`` entries after the one named
+        ``after``, or after the first ``skip``, so a long folder can be read in chunks.
         """
-        where, values = self._children(path)
-        skip = len(_encode(path)) + 2 if path else 1
+        where, values = self._children(path, after)
+        start = len(_encode(path)) + 2 if path else 1
         query = (
-            f"SELECT substr(path, {skip}), kind, mode, coalesce(view_size, size), mtime_ns, "
+            f"SELECT substr(path, {start}), kind, mode, coalesce(view_size, size), mtime_ns, "
             "manifest_row IS NULL AND (wal_source IS NULL OR view_size IS NOT NULL) AND size <> ? AND mtime_ns <> ? "
-            f"FROM nodes WHERE {where}"
+            f"FROM nodes WHERE {where} ORDER BY depth, path LIMIT ? OFFSET ?"
         )
         with self._connection() as conn:
-            rows = conn.execute(query, (UNKNOWN, UNKNOWN, *values)).fetchall()
+            rows = conn.execute(query, (UNKNOWN, UNKNOWN, *values, limit, skip)).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), *rest) for name, *rest in rows]
 
     def size_mismatches(self) -> dict[int, int]:

@@ -54,15 +54,15 @@ LIBFUSE_VERSION = (mfusepy.fuse_version_major, mfusepy.fuse_version_minor)
 # offsetof(struct fuse_session, op.opendir) on 64-bit builds: do_opendir loads it as
 # `mov 0xc8(%rax),%rax`.
 _OPENDIR_SLOT = {(3, 14): 0xC8}
-# Listings being sent, by folder: the kernel fetches a long one in several requests.
-_LISTINGS_KEPT = 4
+# Rows read from the index per query, and folders being listed whose next rows are kept.
+_CHUNK = 512
+_WINDOWS_KEPT = 16
 
 if mfusepy.fuse_version_major == 3:
     _LowLevelOpendir = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(mfusepy.fuse_file_info))
     mfusepy._libfuse.fuse_get_session.restype = ctypes.c_void_p
     mfusepy._libfuse.fuse_get_session.argtypes = [ctypes.c_void_p]
 
-Listing = list[tuple[bytes, Any]]  # (name, attributes tuple or a bare mode)
 # What ``getattr`` answers and a READDIRPLUS entry carries, in this order; times in ns.
 STAT_FIELDS = (
     "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_blksize", "st_blocks", "st_atime", "st_mtime", "st_ctime",
@@ -72,16 +72,18 @@ STAT_FIELDS = (
 class KernelCachingFUSE(mfusepy.FUSE):
     """mfusepy's FUSE, plus the kernel caching of listings and attributes described above.
 
-    The operations object must provide ``readdir_plus(path)``, yielding ``(name, attrs)``
-    for each entry but "." and "..", where ``attrs`` holds the values ``getattr`` returns
-    for that entry, in :data:`STAT_FIELDS` order, or is a bare mode for an entry whose
-    attributes are left to a later ``getattr``.
+    The operations object must provide ``readdir_plus(path, after, limit, skip)``,
+    returning up to ``limit`` ``(name, attrs)`` of the folder's entries but "." and "..",
+    in a fixed order, starting after the one named ``after`` or, when ``after`` is None,
+    after the first ``skip``. ``attrs`` holds the values ``getattr`` returns for that
+    entry, in :data:`STAT_FIELDS` order, or is a bare mode for an entry whose attributes
+    are left to a later ``getattr``.
     """
 
     def __init__(self, operations: Any, mountpoint: str, **kwargs: Any) -> None:
         # Set before mfusepy's __init__, which runs the filesystem until it is unmounted.
-        self._listings: LRUCache[bytes, Listing] = LRUCache(maxsize=_LISTINGS_KEPT)
-        self._listings_lock = threading.Lock()
+        self._windows: LRUCache[bytes, _Window] = LRUCache(maxsize=_WINDOWS_KEPT)
+        self._windows_lock = threading.Lock()
         self._opendir_wrapper: Any = None
         super().__init__(operations, mountpoint, **kwargs)
 
@@ -118,39 +120,64 @@ class KernelCachingFUSE(mfusepy.FUSE):
     def readdir_fuse_3(self, path: bytes | None, buf: Any, filler: Any, offset: int, fip: Any, flags: int) -> int:
         if not flags & FUSE_READDIR_PLUS or path is None:
             return super().readdir_fuse_3(path, buf, filler, offset, fip, flags)
-        with self._listings_lock:
-            listing = None if offset == 0 else self._listings.get(path)
-        if listing is None:
-            listing = self._listing(path)
-        if offset >= len(listing):  # the kernel has had every entry
-            with self._listings_lock:
-                self._listings.pop(path, None)
-        # One stat structure serves every entry: libfuse copies it into the reply. Stats
-        # are packed here, for the entries the kernel takes now: a listing of 75,000
-        # entries kept as stat structures would hold tens of megabytes.
+        # One stat structure serves every entry: libfuse copies it into the reply.
         st = mfusepy.c_stat()
-        for position in range(offset, len(listing)):
-            name, attrs = listing[position]
-            if isinstance(attrs, tuple):
-                _pack_stat(st, attrs)
-                fill = FUSE_FILL_DIR_PLUS
-            else:  # libfuse reads only the mode of an entry sent without attributes
-                st.st_mode, fill = attrs, 0
-            if filler(buf, name, st, position + 1, fill) != 0:
-                break  # the reply is full; the kernel asks again from this offset
-        return 0
-
-    def _listing(self, path: bytes) -> Listing:
-        """Every entry of the folder with its attributes, kept until the kernel has had them all."""
-        listing: Listing = [(b".", stat.S_IFDIR), (b"..", stat.S_IFDIR)]
+        position = offset
+        for dot_offset, dot in ((1, b"."), (2, b"..")):
+            if position < dot_offset:
+                st.st_mode = stat.S_IFDIR
+                if filler(buf, dot, st, dot_offset, 0) != 0:
+                    return 0
+                position = dot_offset
+        with self._windows_lock:
+            window = self._windows.pop(path, None)
+        rows, before, ended = window.resuming(position) if window else ([], {}, False)
+        sent: dict[int, str] = {}  # offset -> name of each entry of this reply
         encoding, errors = self.encoding, self.errors
-        listing += [
-            (name.encode(encoding, errors), attrs)
-            for name, attrs in self.operations.readdir_plus(path.decode(encoding, errors))
-        ]
-        with self._listings_lock:
-            self._listings[path] = listing
-        return listing
+        while True:
+            if not rows:
+                if ended:  # kept for the request that follows, which finds the end
+                    with self._windows_lock:
+                        self._windows[path] = _Window(position, [], sent, ended)
+                    return 0
+                after = sent.get(position) or before.get(position)
+                rows = self.operations.readdir_plus(
+                    path.decode(encoding, errors), after, _CHUNK, 0 if after is not None else position - 2
+                )
+                ended = len(rows) < _CHUNK
+            for number, (name, attrs) in enumerate(rows):
+                if isinstance(attrs, tuple):
+                    _pack_stat(st, attrs)
+                    fill = FUSE_FILL_DIR_PLUS
+                else:  # libfuse reads only the mode of an entry sent without attributes
+                    st.st_mode, fill = attrs, 0
+                if filler(buf, name.encode(encoding, errors), st, position + 1, fill) != 0:
+                    # The reply is full: the kernel asks again from an offset of this reply.
+                    with self._windows_lock:
+                        self._windows[path] = _Window(position, rows[number:], sent, ended)
+                    return 0
+                position += 1
+                sent[position] = name
+            rows = []
+
+
+class _Window:
+    """The rows of a folder read from the index but not yet taken by the kernel.
+
+    A folder is read from the index a chunk at a time, so a listing of 75,000 entries never
+    sits whole in memory; the kernel takes a few dozen entries per request and asks again
+    from the offset of the last one it kept. ``sent`` names the entries of the last reply
+    by offset, so a listing can go on after any of them.
+    """
+
+    def __init__(self, position: int, rows: list[tuple[str, Any]], sent: dict[int, str], ended: bool) -> None:
+        self.position, self.rows, self.sent, self.ended = position, rows, sent, ended
+
+    def resuming(self, position: int) -> tuple[list[tuple[str, Any]], dict[int, str], bool]:
+        """The rows that follow ``position`` if known, the last reply's names by offset, and whether the folder ends."""
+        if position == self.position:
+            return self.rows, self.sent, self.ended
+        return [], self.sent, False
 
 
 def _stat_packer() -> tuple[struct.Struct, Callable[[tuple[int, ...]], tuple[int, ...]]]:

@@ -205,3 +205,33 @@ def test_packed_stat_is_byte_for_byte_what_mfusepy_fills() -> None:
         packed = mfusepy.c_stat()
         _pack_stat(packed, tuple(attrs[field] for field in STAT_FIELDS))
         assert bytes(packed) == bytes(expected), attrs
+
+
+@needs_libfuse3
+def test_a_folder_longer_than_a_chunk_is_listed_whole_also_by_concurrent_readers(tmp_path: Path, counted_mount) -> None:
+    """Folders are read from the index a chunk at a time; the kernel may resume at any offset."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from backupfs.kernel_cache import _CHUNK
+    from backupfs.writer import PayloadSpec
+
+    sizes = {f"f{n:05d}.txt": n % 97 for n in range(_CHUNK * 3 + 17)}
+    specs = [
+        PayloadSpec("HomeDomain", f"Documents/{folder}/{name}", b"x" * size)
+        for folder in ("alone", "shared") for name, size in sizes.items()
+    ]
+    mnt, calls = counted_mount(build(tmp_path / "src", specs).root)
+
+    def listed(folder: str) -> list[tuple[str, int]]:
+        with os.scandir(mnt / "HomeDomain" / "Documents" / folder) as entries:
+            return [(entry.name, entry.stat(follow_symlinks=False).st_size) for entry in entries]
+
+    mark = calls.mark()
+    alone = listed("alone")
+    assert len(alone) == len(sizes) and dict(alone) == sizes
+    assert calls.since(mark)["readdir_plus"] == 4  # three whole chunks and the rest; no query per request
+    # A cold folder: the readers' requests interleave, each at its own offsets, so most
+    # listings resume after a name or a count (32-38 queries in three runs, not 4).
+    with ThreadPoolExecutor(6) as pool:
+        for result in pool.map(listed, ["shared"] * 6):
+            assert len(result) == len(sizes) and dict(result) == sizes
