@@ -186,8 +186,8 @@ def _stat_packer() -> tuple[struct.Struct, Callable[[tuple[int, ...]], tuple[int
     mfusepy's ``set_st_attrs`` with a fresh ``c_stat`` costs about eight microseconds per
     entry, a third of a READDIRPLUS listing's cost; one ``pack_into`` costs two. The
     layout is read off mfusepy's ``c_stat`` itself, so it follows each platform's ``struct
-    stat``. Values come as :func:`_stat_values` lists them and are put in the order of
-    the fields' offsets.
+    stat``. Values come in :data:`STAT_FIELDS` order, each time as seconds then
+    nanoseconds, and are put in the order of the fields' offsets.
     """
     codes = {2: "H", 4: "I", 8: "q"}
     long_size = ctypes.sizeof(ctypes.c_long)
