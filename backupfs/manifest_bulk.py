@@ -15,6 +15,7 @@ hash (a damaged manifest never takes this path).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -29,7 +30,9 @@ _NAME_MAX = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL and the control characters layout.safe_component escapes
 # Conservative on purpose: any row it turns away is read the careful way. A component
 # starting with "." (also "." and "..") is turned away, and so is a path long enough for
-# one component to pass 255 bytes. ``domain IN plain_domains`` is bound by the caller.
+# one component to pass 255 bytes, and a row whose fileID is not the SHA1 of its name
+# (the careful way shows no name it cannot prove). ``domain IN plain_domains`` is bound by
+# the caller, ``backupfs_sha1`` registered by :func:`place_plain_rows`.
 PLAIN_ROWS = (
     "flags IN (1, 2) AND length(fileID) = 40 AND fileID = lower(fileID) "
     "AND domain IN (SELECT value FROM json_each(:plain_domains)) "
@@ -37,7 +40,8 @@ PLAIN_ROWS = (
     "AND instr(relativePath, '//') = 0 AND instr(relativePath, '/.') = 0 "
     "AND substr(relativePath, 1, 1) NOT IN ('/', '.') AND substr(relativePath, -1) <> '/' "
     f"AND instr(CAST(relativePath AS BLOB), x'00') = 0 AND length(CAST(relativePath AS BLOB)) <= {_NAME_MAX} "
-    "AND relativePath NOT GLOB ('*[' || char(1) || '-' || char(31) || char(127) || ']*')"
+    "AND relativePath NOT GLOB ('*[' || char(1) || '-' || char(31) || char(127) || ']*') "
+    "AND fileID = backupfs_sha1(CAST(domain || '-' || relativePath AS BLOB))"
 )
 
 
@@ -64,6 +68,7 @@ def place_plain_rows(
     Raises :class:`sqlite3.DatabaseError` when the manifest turns out to be damaged; the
     caller then removes what was copied and reads the manifest the careful way.
     """
+    conn.create_function("backupfs_sha1", 1, _sha1_hex, deterministic=True)
     head = "".join(f"{part}/" for part in prefix)
     source = "substr(fileID, 1, 2) || '/' || fileID" if layout is Layout.HASHED else "fileID"
     return conn.execute(
@@ -90,6 +95,11 @@ def place_plain_rows(
             "plain_domains": domains,
         },
     ).rowcount
+
+
+def _sha1_hex(data: object) -> str | None:
+    """SHA1 for SQL, over the name's bytes as stored: no decoding, so no row can fail it."""
+    return hashlib.sha1(data).hexdigest() if isinstance(data, bytes) else None
 
 
 def match_payloads(

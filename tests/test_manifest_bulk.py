@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 from backupfs.build import build_index
@@ -23,6 +24,7 @@ AWKWARD = [
     PayloadSpec("other-data", "images/x.jpg", b"a domain named like the unnamed folder"),
     PayloadSpec("HomeDomain", "Library/" + "long/" * 60 + "deep.txt", b"a long path"),
     PayloadSpec("HomeDomain", "Library/" + "\u00e9" * 200 + ".txt", b"a long component"),
+    PayloadSpec("HomeDomain", "Library/Preferences/y.plist", b"to be renamed in the index"),
     PayloadSpec("HomeDomain", "Library/Preferences/x.plist", b"plain"),
     PayloadSpec(f"AppDomain-{WHATSAPP}", "Documents/ChatStorage.sqlite-journal", b"journal"),
 ]
@@ -49,6 +51,11 @@ def test_bulk_copy_gives_the_same_tree_as_the_careful_read(tmp_path: Path) -> No
         snapshot.mkdir(parents=True)
         shutil.copy(kept, snapshot / kept.name)
         backup.payload_path(AWKWARD[-2]).unlink()
+        # A row renamed after the fact: its fileID is no longer the SHA1 of its name.
+        with sqlite3.connect(backup.root / "Manifest.db") as conn:
+            conn.execute("UPDATE Files SET relativePath='Library/Preferences/renamed.plist' "
+                         "WHERE relativePath='Library/Preferences/y.plist'")
+        conn.close()
         age_atimes(backup.root)  # after changing it, so that any read without O_NOATIME shows
     before = fingerprint(fast.root)
 
@@ -61,6 +68,9 @@ def test_bulk_copy_gives_the_same_tree_as_the_careful_read(tmp_path: Path) -> No
     fast_tree, careful_tree = tree(fast_index), tree(careful_index)
     assert fast_tree == careful_tree
     assert any(path.endswith("~snapshot") for path in fast_tree)
+    assert "HomeDomain/Library/Preferences/renamed.plist" not in fast_tree  # a name it cannot prove
+    renamed = file_id("HomeDomain", "Library/Preferences/y.plist")
+    assert [e.path for e in fast_index.walk() if e.file_id == renamed][0].startswith("other-data/")
     assert fast_index.meta["backups"][0]["missing_payloads"] == careful_index.meta["backups"][0]["missing_payloads"] == 1
     assert fingerprint(fast.root) == before
 
