@@ -103,6 +103,11 @@ def depth_of(path: str) -> int:
     return path.count("/") + 1
 
 
+# Index files this process is writing: one that must exit at once removes them first
+# (see backupfs.finish), as an interrupted build must leave nothing behind.
+WRITING: set[str] = set()
+
+
 @contextmanager
 def new_index(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Connection]:
     """A connection to a new index file, renamed over ``path`` when the block succeeds.
@@ -114,6 +119,7 @@ def new_index(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Co
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, index_tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    WRITING.add(index_tmp)
     try:
         if start_from is not None:
             shutil.copyfile(start_from, index_tmp)
@@ -132,6 +138,8 @@ def new_index(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Co
     except BaseException:
         Path(index_tmp).unlink(missing_ok=True)
         raise
+    finally:
+        WRITING.discard(index_tmp)
 
 
 def create_tables(

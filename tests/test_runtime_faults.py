@@ -591,3 +591,33 @@ def test_many_concurrent_readers_get_exactly_the_source_bytes(tmp_path, index_di
     assert counts["reads"] > 200 and counts["walks"] >= 2 and counts["processes"] >= 4, counts
     run_cli("unmount", mnt)
     assert fingerprint(backup.root) == before
+
+
+def _completions_of(index_dir: Path) -> list[int]:
+    """Pids of the ``backupfs.finish`` processes working on an index in ``index_dir``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"backupfs.finish" in command and any(os.fsencode(index_dir) in part for part in command):
+                pids.append(int(entry))
+    return pids
+
+
+def test_unmount_ends_a_completion_still_running(tmp_path, index_dir, mount):
+    """A completion left running would keep reading the backup, and keep its disk busy."""
+    from backupfs.writer import PayloadSpec
+
+    specs = [PayloadSpec(f"AppDomain-org.example.{n % 7}", f"Documents/{n:06d}.bin", b"%06d" % n) for n in range(50_000)]
+    backup = build(tmp_path / "src", specs, index="none")
+    mnt = mount(backup.root)  # typing 50,000 files in the background takes several seconds
+    assert _completions_of(index_dir), "no completion is running: the test would prove nothing"
+    run_cli("unmount", mnt)
+    deadline = time.monotonic() + 1.5  # the completion checks for its parent twice a second
+    while _completions_of(index_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _completions_of(index_dir), "the completion outlived the mount"
+    assert not list(index_dir.glob("*.tmp")), "the index it was writing is left behind"
