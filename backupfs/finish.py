@@ -13,6 +13,7 @@ next mount.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -49,10 +50,13 @@ def finish_apart(step: str, index_path: Path) -> None:
 def _end_with(parent: int) -> None:
     """Exit as soon as ``parent`` is gone (this process is then handed to another parent).
 
-    At once, from this thread: the index being written is removed, not finished.
+    At once, from this thread: worker processes are killed, and the index being written
+    is removed, not finished.
     """
     while os.getppid() == parent:
         time.sleep(_PARENT_CHECK_SECONDS)
+    for worker in multiprocessing.active_children():  # typing's worker processes would linger
+        worker.kill()
     for unfinished in list(WRITING):
         Path(unfinished).unlink(missing_ok=True)
     os._exit(0)
