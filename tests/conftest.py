@@ -6,8 +6,10 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from backupfs.mounting import is_mounted
 
 
 REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 
 def run_cli(
@@ -46,6 +49,26 @@ def private_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 @pytest.fixture
 def index_dir(tmp_path: Path) -> Path:
     return tmp_path / "index-cache"
+
+
+def within(seconds: float, action: Callable[[], T], what: str = "the call") -> T:
+    """``action()``, failing the test if it has not returned after ``seconds`` (a hung mount)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = action()
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise AssertionError(f"{what} did not finish within {seconds:.0f} s: the mount hangs")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 class Mounter:

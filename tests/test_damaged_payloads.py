@@ -24,10 +24,9 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -36,7 +35,7 @@ from backupfs.mounting import is_mounted
 from backupfs.records import Kind, file_id
 from backupfs.writer import PayloadSpec, default_plists, write_backup
 from tests.backups import age_atimes, build, fingerprint, standard_specs
-from tests.conftest import run_cli
+from tests.conftest import run_cli, within
 
 STEP_TIMEOUT = 30.0  # any single step on the mount; a healthy one takes well under a second
 PROMPT_MOUNT = 20.0  # a mount whose source holds FIFOs and sockets must be up this fast
@@ -44,7 +43,6 @@ NOBODY = 65534
 DAMAGED = "AppDomain-org.backupfs.damaged"
 HOSTILE = "AppDomain-org.backupfs.hostile"
 SQLITE_MAGIC = b"SQLite format 3\x00"
-T = TypeVar("T")
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -72,26 +70,6 @@ def as_user(uid: int, gid: int, *ambient: str) -> list[str]:
     return setpriv(*args)
 
 
-def within(seconds: float, what: str, action: Callable[[], T]) -> T:
-    """``action()``, failing the test if it has not returned after ``seconds`` (a hung mount)."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = action()
-        except BaseException as exc:  # handed to the test thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise AssertionError(f"{what} did not finish within {seconds:.0f} s: the mount hangs")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def read_outcome(path: Path) -> bytes | int:
     """The bytes of a file of the mount, or the errno reading it gives; never waits forever."""
 
@@ -101,7 +79,7 @@ def read_outcome(path: Path) -> bytes | int:
         except OSError as exc:
             return exc.errno or -1
 
-    return within(STEP_TIMEOUT, f"reading {path}", read)
+    return within(STEP_TIMEOUT, what=f"reading {path}", action=read)
 
 
 def by_file_id(mnt: Path) -> dict[str, Path]:
@@ -122,7 +100,7 @@ def by_file_id(mnt: Path) -> dict[str, Path]:
                 shown[fid] = path
         return shown
 
-    return within(STEP_TIMEOUT, f"walking {mnt}", walk)
+    return within(STEP_TIMEOUT, what=f"walking {mnt}", action=walk)
 
 
 def manifest_size(path: Path) -> str | None:
@@ -327,7 +305,7 @@ def test_payload_links_are_never_followed_out_of_the_source(tmp_path, mount, ind
 
     # Nothing anywhere in the mount serves the outside bytes, and no link leads out of it.
     links = []
-    for dirpath, dirnames, filenames in within(STEP_TIMEOUT, "walking the mount", lambda: list(os.walk(mnt))):
+    for dirpath, dirnames, filenames in within(STEP_TIMEOUT, what="walking the mount", action=lambda: list(os.walk(mnt))):
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             if path.is_symlink():
@@ -406,11 +384,11 @@ def test_a_whole_session_changes_nothing_in_or_beside_the_source(tmp_path, mount
 
     run_cli("info", root, "--index-dir", index_dir)
     mnt = mount(root)
-    listing = within(STEP_TIMEOUT, "walking the mount", lambda: list(os.walk(mnt)))
+    listing = within(STEP_TIMEOUT, what="walking the mount", action=lambda: list(os.walk(mnt)))
     files = [Path(d) / f for d, _, names in listing for f in names]
     databases = 0
     for path in files:
-        within(STEP_TIMEOUT, f"stat {path}", lambda: (os.lstat(path), os.listxattr(path, follow_symlinks=False)))
+        within(STEP_TIMEOUT, what=f"stat {path}", action=lambda: (os.lstat(path), os.listxattr(path, follow_symlinks=False)))
         if path.is_symlink():
             continue
         data = read_outcome(path)
@@ -422,7 +400,7 @@ def test_a_whole_session_changes_nothing_in_or_beside_the_source(tmp_path, mount
                     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
                 conn.close()
 
-            within(STEP_TIMEOUT, f"querying {path}", query)
+            within(STEP_TIMEOUT, what=f"querying {path}", action=query)
             databases += 1
     assert databases >= 3, "the session must open the WAL sms.db, the address book and the app database"
     subprocess.run(["rsync", "-a", f"{mnt}/HomeDomain/", str(tmp_path / "rsynced")], check=True, timeout=STEP_TIMEOUT)

@@ -8,7 +8,6 @@ through the real command line and a real FUSE mount.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import errno
 import os
@@ -21,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,7 +31,7 @@ from backupfs.mounting import is_mounted
 from backupfs.records import file_id
 from backupfs.writer import PayloadSpec
 from tests.backups import BuiltBackup, build, fingerprint, standard_specs
-from tests.conftest import run_cli
+from tests.conftest import run_cli, within
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 XATTR_FILEID = "user.backupfs.fileid"
@@ -72,17 +71,6 @@ def mount_cli(source: Path, mountpoint: Path, index_dir: Path, unmount_later: li
     run_cli("mount", source, mountpoint, "--index-dir", index_dir)
     assert is_mounted(mountpoint)
     return mountpoint
-
-
-def within(seconds: float, call: Callable[[], object]) -> object:
-    """``call()``, failing the test if it has not returned after ``seconds`` (a hang)."""
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    try:
-        return pool.submit(call).result(timeout=seconds)
-    except concurrent.futures.TimeoutError:
-        raise AssertionError(f"no answer after {seconds} s: the mount hangs") from None
-    finally:
-        pool.shutdown(wait=False)
 
 
 def read_all(path: Path) -> bytes:
@@ -593,6 +581,11 @@ def test_many_concurrent_readers_get_exactly_the_source_bytes(tmp_path, index_di
     assert fingerprint(backup.root) == before
 
 
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name: state, parent pid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _completions_of(index_dir: Path) -> list[int]:
     """Pids of the ``backupfs.finish`` processes working on an index in ``index_dir``, and of their workers."""
     parents: dict[int, int] = {}
@@ -601,7 +594,7 @@ def _completions_of(index_dir: Path) -> list[int]:
         if entry.isdigit():
             try:
                 command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents[int(entry)] = int(_proc_stat(int(entry))[1])
             except (OSError, ValueError, IndexError):
                 continue
             if b"backupfs.finish" in command and any(os.fsencode(index_dir) in part for part in command):
@@ -615,7 +608,7 @@ def _alive(pids: list[int]) -> list[int]:
     alive = []
     for pid in pids:
         try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            state = _proc_stat(pid)[0]
         except (OSError, IndexError):
             continue
         if state != "Z":
