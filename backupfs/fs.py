@@ -21,6 +21,7 @@ from backupfs.content import Contents, Reader
 from backupfs.index import Entry, Index
 from backupfs.kernel_cache import STAT_FIELDS
 from backupfs.mounting import choose_libfuse
+from backupfs.mounttable import XATTR_BACKUP
 from backupfs.records import Kind
 
 choose_libfuse()  # before mfusepy loads a libfuse
@@ -241,6 +242,8 @@ class BackupFS(fuse.Operations):
 
     def _xattrs(self, entry: Entry) -> dict[str, str]:
         attrs: dict[str, str] = {}
+        if not entry.path:  # the root: which backup this is a mount of, for whoever mistakes it for one
+            attrs[XATTR_BACKUP] = "\n".join(str(root) for root in self.index.roots)
         if entry.file_id:
             attrs[XATTR_FILEID] = entry.file_id
         if entry.origin:

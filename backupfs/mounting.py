@@ -23,6 +23,7 @@ from pathlib import Path
 
 from backupfs.errors import MountError
 from backupfs.index import Index
+from backupfs.mounttable import FSNAME, is_mounted, mount_at
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,21 @@ def parse_options(text: str | None) -> dict[str, str | bool]:
     return options
 
 
+# Mark the mount as backupfs's in the mount table (see mounttable): not the user's to change.
+_OWN_OPTIONS = ("fsname", "subtype")
+
+
 def fuse_options(volume_name: str, user_options: dict[str, str | bool]) -> dict[str, str | bool]:
-    """Options for an immutable, read-only source; the user's ``-o`` wins."""
+    """Options for an immutable, read-only source; the user's ``-o`` wins, but for the marks of a backupfs mount."""
+    reserved = [name for name in _OWN_OPTIONS if name in user_options]
+    if reserved:
+        raise MountError(
+            f"-o {reserved[0]} is set by backupfs itself (it tells 'backupfs unmount' which mounts are its own): "
+            "leave it out."
+        )
     options: dict[str, str | bool] = {
         "ro": True,
-        "fsname": "backupfs",
+        "fsname": FSNAME,
         "kernel_cache": True,
         "attr_timeout": str(86400),
         "entry_timeout": str(86400),
@@ -80,36 +91,11 @@ def fuse_options(volume_name: str, user_options: dict[str, str | bool]) -> dict[
         "default_permissions": True,
     }
     if sys.platform.startswith("linux"):
-        options["subtype"] = "backupfs"
+        options["subtype"] = FSNAME
     if sys.platform == "darwin":
         options.update(volname=volume_name, noappledouble=True, noapplexattr=True, local=True)
     options.update(user_options)
     return options
-
-
-def is_mounted(mountpoint: Path) -> bool:
-    """True for a live or stale mount at ``mountpoint`` (a stale one cannot be stat'ed).
-
-    The folders above ``mountpoint`` are resolved, as the kernel lists them, but not
-    ``mountpoint`` itself: resolving it would reach into a stale mount.
-    """
-    given = os.path.abspath(mountpoint)
-    targets = {given, os.path.join(os.path.realpath(os.path.dirname(given)), os.path.basename(given))}
-    try:
-        with open("/proc/self/mounts", encoding="utf-8", errors="surrogateescape") as mounts:
-            for line in mounts:
-                fields = line.split()
-                if len(fields) > 1 and _unescape_mount_path(fields[1]) in targets:
-                    return True
-        return False
-    except FileNotFoundError:
-        return os.path.ismount(given)
-
-
-def _unescape_mount_path(field: str) -> str:
-    for code in ("\\040", "\\011", "\\012", "\\134"):
-        field = field.replace(code, chr(int(code[1:], 8)))
-    return field
 
 
 def check_mountpoint(mountpoint: Path) -> None:
@@ -246,9 +232,15 @@ def _wait_ready(read_end: int, pid: int, mountpoint: Path) -> None:
 
 
 def unmount(mountpoint: Path) -> None:
-    """Unmount, also cleaning up a stale mount whose process is gone."""
-    if not is_mounted(mountpoint):
-        raise MountError(f"{mountpoint} is not mounted.")
+    """Unmount a backupfs mount, also a stale one whose process is gone; refuse any other mount."""
+    mounted = mount_at(mountpoint)
+    if mounted is None:
+        raise MountError(f"{mountpoint} is not mounted: there is nothing to unmount.")
+    if not mounted.is_backupfs:
+        raise MountError(
+            f"{mountpoint} is not a backupfs mount (it is a {mounted.fstype} mount of {mounted.source}), so backupfs "
+            f"leaves it alone: unmount it with 'umount {mountpoint}' if that is what you mean."
+        )
     if sys.platform.startswith("linux"):
         tool = shutil.which("fusermount3") or shutil.which("fusermount")
         commands = [[tool, "-u", str(mountpoint)], [tool, "-u", "-z", str(mountpoint)]] if tool else []

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -27,13 +28,23 @@ from pathlib import Path
 from typing import NamedTuple
 
 from backupfs.errors import NotABackupError
+from backupfs.mounttable import XATTR_BACKUP, backupfs_mount_holding
 from backupfs.plists import BackupInfo, read_backup_info
 
 log = logging.getLogger(__name__)
 
 ROOT_FILES = ("Info.plist", "Manifest.plist", "Status.plist", "Manifest.db", "Manifest.mbdb")
 SNAPSHOT = "Snapshot"
-EXAMPLE_LOCATION = "~/Library/Application Support/MobileSync/Backup/<device id>"
+WHAT_TO_GIVE = (
+    "give the folder of one backup (named by the device id, it holds Manifest.plist and folders 00 to ff) "
+    "or the MobileSync Backup folder that holds several"
+)
+WHERE_BACKUPS_ARE = (
+    "Finder and iTunes keep them in ~/Library/Application Support/MobileSync/Backup on a Mac, and in "
+    "%APPDATA%\\Apple Computer\\MobileSync\\Backup on Windows (%USERPROFILE%\\Apple\\MobileSync\\Backup with "
+    "iTunes from the Microsoft Store); on Linux, look in those folders on the Mac's or PC's disk, or where "
+    "idevicebackup2 was told to write."
+)
 
 _FILE_ID = re.compile(r"[0-9a-f]{40}")
 _BUCKET = re.compile(r"[0-9a-f]{2}")
@@ -114,31 +125,29 @@ class Backup:
 def find_backups(path: str | Path) -> list[Backup]:
     """Every backup at ``path``, one level below it, or two levels below it, by display name."""
     given = Path(path).expanduser()
+    _refuse_a_backupfs_mount(given)
     try:
         st = os.stat(given)
     except (FileNotFoundError, NotADirectoryError):
-        raise NotABackupError(
-            f"{given} does not exist: give the folder of an iOS backup, such as {EXAMPLE_LOCATION}."
-        ) from None
+        raise NotABackupError(f"{given} does not exist: {WHAT_TO_GIVE}. {WHERE_BACKUPS_ARE}") from None
     except OSError as exc:
         raise _unreadable(given, exc) from None
     if not stat.S_ISDIR(st.st_mode):
-        if given.name in ROOT_FILES or _FILE_ID.fullmatch(given.name):
-            raise NotABackupError(
-                f"{given} is a file of a backup, not the backup itself: give the folder that holds it ({given.parent})."
-            )
-        raise NotABackupError(
-            f"{given} is a file, not a folder: give the folder of an iOS backup, such as {EXAMPLE_LOCATION}."
-        )
+        raise NotABackupError(_file_given(given))
     try:
         os.close(_open_dir(given, follow=True))
+        if _is_bucket(given):
+            raise NotABackupError(
+                f"{given} is one of the folders 00 to ff inside a backup, not the backup itself: "
+                f"give the backup folder that holds it, {given.absolute().parent}"
+            )
         if _looks_like_backup(given):
             return [_open_backup(given)]
         top = list_dir(given)
     except OSError as exc:
         raise _unreadable(given, exc) from None
     if not top:
-        raise NotABackupError(f"{given} is empty: give the folder of an iOS backup, such as {EXAMPLE_LOCATION}.")
+        raise NotABackupError(f"{given} is empty: {WHAT_TO_GIVE}. {WHERE_BACKUPS_ARE}")
 
     roots: list[Path] = []
     denied: list[Path] = []
@@ -157,17 +166,76 @@ def find_backups(path: str | Path) -> list[Backup]:
     if not roots and denied:
         raise _unreadable(denied[0], PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     if not roots:
-        raise NotABackupError(
-            f"No iOS backup found in {given}: expected a folder holding Manifest.db or files named by "
-            f"40-hex-digit hashes, such as {EXAMPLE_LOCATION}."
-        )
+        raise NotABackupError(f"No iOS backup found in {given}: {WHAT_TO_GIVE}. {WHERE_BACKUPS_ARE}")
     backups = [_open_backup(root) for root in roots]
     backups.sort(key=lambda b: (b.display_name(), str(b.root)))
     return backups
 
 
+def _refuse_a_backupfs_mount(given: Path) -> None:
+    """A backupfs mount (or a folder in one) shows a backup; it is not one, and reading it as one misleads."""
+    mounted = backupfs_mount_holding(given)
+    if mounted is None:
+        return
+    what = "a backupfs mount" if os.path.abspath(given) == mounted.mountpoint else f"inside the backupfs mount {mounted.mountpoint}"
+    try:
+        os.stat(mounted.mountpoint)
+    except OSError:  # "Transport endpoint is not connected": its filesystem process has gone
+        raise NotABackupError(
+            f"{given} is {what}, whose filesystem has stopped: run 'backupfs unmount {mounted.mountpoint}', "
+            "then give the backup folder itself."
+        ) from None
+    raise NotABackupError(
+        f"{given} is {what}, which shows a backup but is not one: give the backup folder itself, "
+        f"{_folders_shown(mounted.mountpoint)}"
+    )
+
+
+def _folders_shown(mountpoint: str) -> str:
+    """The backup folder(s) a live backupfs mount shows, as its root's attribute says."""
+    getxattr = getattr(os, "getxattr", None)  # Linux only
+    try:
+        shown = getxattr(mountpoint, XATTR_BACKUP).decode("utf-8", "surrogateescape") if getxattr else ""
+    except OSError:
+        shown = ""
+    return " or ".join(shown.splitlines()) or "not the mount"
+
+
+def _file_given(given: Path) -> str:
+    """What to say of a file given where a backup folder is expected; a file of a backup names its folder."""
+    folder = given.absolute().parent
+    if _FILE_ID.fullmatch(given.name) and folder.name == given.name[:2]:
+        folder = folder.parent  # xx/<fileid>: the payload sits in one of the backup's folders 00 to ff
+    elif not (_FILE_ID.fullmatch(given.name) or given.name.split("-", 1)[0] in ROOT_FILES):
+        return f"{given} is a file, not a folder: {WHAT_TO_GIVE}. {WHERE_BACKUPS_ARE}"
+    return f"{given} is a file of a backup, not the backup itself: give the backup folder, {folder}"
+
+
+def _is_bucket(folder: Path) -> bool:
+    """One of the folders 00 to ff of an iOS 10+ backup: named by two hex digits, its payloads' first two.
+
+    A flat (iOS 5-9) backup folder holds payloads too, but is named by its device id.
+    """
+    folder = folder.absolute()
+    if not _BUCKET.fullmatch(folder.name) or any(_entry_kind(folder / n) for n in ROOT_FILES):
+        return False
+    try:
+        parent_fd = _open_dir(folder.parent, follow=True)
+    except OSError:
+        return False
+    try:
+        return _bucket_has_payload(parent_fd, folder.name)
+    finally:
+        os.close(parent_fd)
+
+
 def _unreadable(path: Path, exc: OSError) -> NotABackupError:
     if isinstance(exc, PermissionError):
+        if sys.platform == "darwin":  # macOS guards MobileSync even from its owner
+            return NotABackupError(
+                f"Permission denied reading {path}: allow your terminal Full Disk Access (System Settings > "
+                "Privacy & Security > Full Disk Access), then try again."
+            )
         return NotABackupError(
             f"Permission denied reading {path}: run as a user who can read it, or copy the backup somewhere readable."
         )
@@ -207,6 +275,8 @@ def _layout(root: Path, index_format: str | None, info: BackupInfo) -> Layout:
 
 
 def _looks_like_backup(folder: Path) -> bool:
+    if _is_bucket(folder):
+        return False
     for name in ROOT_FILES:
         if _entry_kind(folder / name) not in (None, "dir"):
             return True
@@ -265,10 +335,10 @@ def _bucket_has_payload(parent_fd: int, name: str) -> bool:
     return False
 
 
-def list_payloads(root: Path, progress: Callable[[int], None] | None = None) -> list[Payload]:
+def list_payloads(root: Path, progress: Callable[[int, int], None] | None = None) -> list[Payload]:
     """Every payload of the backup at ``root``, flat, hashed and under Snapshot/, in no particular order.
 
-    ``progress(count)`` is told how many payloads were listed so far.
+    ``progress(folders_listed, folders_in_all)`` is told how far the listing is.
     """
     try:
         root_fd = _open_dir(root, follow=True)

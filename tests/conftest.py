@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from backupfs.mounting import is_mounted
+from backupfs.mounttable import is_mounted
 
 
 REPO = Path(__file__).resolve().parents[1]

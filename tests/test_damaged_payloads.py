@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import pytest
 
-from backupfs.mounting import is_mounted
+from backupfs.mounttable import is_mounted
 from backupfs.records import Kind, file_id
 from backupfs.writer import PayloadSpec, default_plists, write_backup
 from tests.backups import age_atimes, build, fingerprint, standard_specs

@@ -16,10 +16,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import mfusepy
 import pytest
 
-from backupfs.mounting import is_mounted
+import backupfs.mounting  # noqa: F401  (chooses libfuse3, as the command line does, before mfusepy loads)
+import mfusepy
+from backupfs.mounttable import is_mounted
 from tests.backups import BuiltBackup, build
 from tests.conftest import run_cli
 

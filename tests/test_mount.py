@@ -328,7 +328,7 @@ def test_foreground_mount_stays_until_unmounted(tmp_path, index_dir):
         stderr=subprocess.PIPE, text=True,
     )
     try:
-        from backupfs.mounting import is_mounted
+        from backupfs.mounttable import is_mounted
         import time
 
         for _ in range(100):

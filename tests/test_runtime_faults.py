@@ -27,7 +27,7 @@ from urllib.parse import quote
 import pytest
 
 from backupfs.index import Index
-from backupfs.mounting import is_mounted
+from backupfs.mounttable import is_mounted
 from backupfs.records import file_id
 from backupfs.writer import PayloadSpec
 from tests.backups import BuiltBackup, build, fingerprint, standard_specs
@@ -201,40 +201,75 @@ def wal_database(folder: Path, rows: int) -> tuple[bytes, bytes, list[tuple]]:
 # -- item 5: not a backup, encrypted without index ----------------------------------------
 
 
-NOT_BACKUPS = {  # what is given to `mount`, and what the one line must say about it
-    "empty": "is empty: give the folder of an iOS backup",
+WHAT_TO_GIVE = "give the folder of one backup (named by the device id, it holds Manifest.plist and folders 00 to ff)"
+NOT_BACKUPS = {  # what is given to `mount`, and what the one line must say about it ({backup}: the backup folder)
+    "empty": f"is empty: {WHAT_TO_GIVE}",
     "unrelated": "No iOS backup found in",
     "single-file": "is a file, not a folder",
-    "file-of-a-backup": "is a file of a backup, not the backup itself",
-    "missing": "does not exist: give the folder of an iOS backup",
+    "file-of-a-backup": "is a file of a backup, not the backup itself: give the backup folder, {backup}",
+    "payload-in-a-bucket": "is a file of a backup, not the backup itself: give the backup folder, {backup}",
+    "bucket-folder": "is one of the folders 00 to ff inside a backup, not the backup itself: give the backup "
+    "folder that holds it, {backup}",
+    "missing": f"does not exist: {WHAT_TO_GIVE}",
+    "backupfs-mount": "is a backupfs mount, which shows a backup but is not one: give the backup folder itself, "
+    "{backup}",
+    "inside-a-backupfs-mount": "is inside the backupfs mount {mounted}, which shows a backup but is not one: give "
+    "the backup folder itself, {backup}",
 }
+WHERE_BACKUPS_ARE = (  # every "not a backup" line but those naming the backup folder ends with the usual places
+    "~/Library/Application Support/MobileSync/Backup on a Mac",
+    "%APPDATA%\\Apple Computer\\MobileSync\\Backup on Windows",
+    "%USERPROFILE%\\Apple\\MobileSync\\Backup with iTunes from the Microsoft Store",
+)
 
 
 @pytest.mark.parametrize("case", NOT_BACKUPS)
-def test_mount_refuses_what_is_not_a_backup_in_one_line(tmp_path, index_dir, case):
+def test_mount_refuses_what_is_not_a_backup_in_one_line(tmp_path, index_dir, mount, case):
     documents = tmp_path / "Documents"
     (documents / "taxes").mkdir(parents=True)
     (documents / "notes.txt").write_text("shopping list\n")
     (documents / "taxes" / "2023.pdf").write_bytes(b"%PDF-1.7\n" + bytes(300))
     (tmp_path / "empty").mkdir()
-    backup = build(tmp_path / "backup")
+    backup = build(tmp_path / "backup", index="none")
+    payload = backup.payload_path(backup.files[0])
+    mounted = mount(backup.root) if "backupfs-mount" in case else None
     source = {
         "empty": tmp_path / "empty",
         "unrelated": documents,
         "single-file": documents / "notes.txt",
-        "file-of-a-backup": backup.root / "Manifest.db",
+        "file-of-a-backup": backup.root / "Info.plist",
+        "payload-in-a-bucket": payload,
+        "bucket-folder": payload.parent,
         "missing": tmp_path / "missing",
+        "backupfs-mount": mounted,
+        "inside-a-backupfs-mount": mounted and mounted / "other-data",
     }[case]
+    expected = NOT_BACKUPS[case].format(backup=backup.root, mounted=mounted)
     before = fingerprint(tmp_path / "Documents"), fingerprint(tmp_path / "empty"), fingerprint(backup.root)
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     for foreground in ([], ["-f"]):
         line = one_error_line(run_cli("mount", *foreground, source, mnt, "--index-dir", index_dir, check=False))
-        assert NOT_BACKUPS[case] in line and str(source) in line, line
+        assert expected in line and str(source) in line, line
         assert not is_mounted(mnt) and not any(mnt.iterdir())
+        if "{backup}" not in NOT_BACKUPS[case]:
+            assert all(place in line for place in WHERE_BACKUPS_ARE), line
     # `info` says the same thing, word for word.
     assert one_error_line(run_cli("info", source, "--index-dir", index_dir, check=False)) == line
     assert (fingerprint(tmp_path / "Documents"), fingerprint(tmp_path / "empty"), fingerprint(backup.root)) == before
+
+
+def test_a_stopped_backupfs_mount_given_as_a_backup_says_to_unmount_it(tmp_path, index_dir, mount):
+    backup = build(tmp_path / "backup")
+    mounted = mount(backup.root)
+    [pid] = filesystem_pids(mounted)
+    os.kill(pid, signal.SIGKILL)  # "Transport endpoint is not connected" from now on
+    wait_until_gone(pid)
+    line = one_error_line(run_cli("info", mounted, "--index-dir", index_dir, check=False))
+    assert line == (
+        f"backupfs: error: {mounted} is a backupfs mount, whose filesystem has stopped: run 'backupfs unmount "
+        f"{mounted}', then give the backup folder itself."
+    )
 
 
 def test_mount_explains_an_encrypted_backup_without_index_and_still_mounts(tmp_path, index_dir, unmount_later):
@@ -368,6 +403,33 @@ def test_killed_filesystem_leaves_a_stale_mount_that_unmount_cleans_up(tmp_path,
     assert photo.read_bytes() == expected_bytes(backup)[file_id("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0002.JPG")]
     run_cli("unmount", mnt)
     assert fingerprint(backup.root) == before
+
+
+def test_unmount_leaves_every_mount_but_backupfs_alone(tmp_path, index_dir, mount):
+    """A mistyped 'backupfs unmount /media/usb' must not unmount a disk, even as root."""
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", usb], check=True)
+    try:
+        (usb / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+        result = run_cli("unmount", usb, check=False)
+        assert result.returncode == 1 and is_mounted(usb) and (usb / "photo.jpg").exists()
+        assert one_error_line(result) == (
+            f"backupfs: error: {usb} is not a backupfs mount (it is a tmpfs mount of tmpfs), so backupfs leaves it "
+            f"alone: unmount it with 'umount {usb}' if that is what you mean."
+        )
+    finally:
+        subprocess.run(["umount", usb], check=True)
+    result = run_cli("unmount", usb, check=False)
+    assert result.returncode == 1
+    assert one_error_line(result) == f"backupfs: error: {usb} is not mounted: there is nothing to unmount."
+    # Its own mounts it unmounts, and the marks that tell them apart cannot be overridden.
+    backup = build(tmp_path / "src")
+    mnt = mount(backup.root)
+    result = run_cli("mount", backup.root, tmp_path / "usb", "--index-dir", index_dir, "-o", "fsname=tmpfs",
+                     check=False)
+    assert "-o fsname is set by backupfs itself" in one_error_line(result) and not is_mounted(usb)
+    assert run_cli("unmount", mnt).returncode == 0 and not is_mounted(mnt)
 
 
 # -- item 6c: signals to a foreground mount -----------------------------------------------

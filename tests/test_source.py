@@ -278,11 +278,20 @@ def test_missing_path(tmp_path: Path) -> None:
     assert str(tmp_path / "nope") in message and "does not exist" in message
 
 
-def test_a_file_of_a_backup_asks_for_its_folder(tmp_path: Path) -> None:
+def test_a_file_of_a_backup_names_the_backup_folder(tmp_path: Path) -> None:
     root = make_backup(tmp_path / "b")
     for path in (root / "Manifest.db", root / "Info.plist", root / "3d" / SMS):
         message = _message(path)
-        assert str(path) in message and "give the folder that holds it" in message
+        assert message == f"{path} is a file of a backup, not the backup itself: give the backup folder, {root}"
+
+
+def test_a_bucket_folder_is_not_taken_for_a_flat_backup(tmp_path: Path) -> None:
+    """Its payloads look like an iOS 5-9 backup's; mounting it would show one folder's worth of files."""
+    root = make_backup(tmp_path / "b")
+    assert _message(root / "3d") == (
+        f"{root / '3d'} is one of the folders 00 to ff inside a backup, not the backup itself: "
+        f"give the backup folder that holds it, {root}"
+    )
 
 
 def test_an_unrelated_file(tmp_path: Path) -> None:
@@ -305,8 +314,12 @@ def test_a_folder_of_unrelated_files(tmp_path: Path) -> None:
     (tmp_path / ("c" * 40)).mkdir()  # a device-id-like folder holding nothing of a backup
     message = _message(tmp_path)
     assert message == (
-        f"No iOS backup found in {tmp_path}: expected a folder holding Manifest.db or files named by "
-        "40-hex-digit hashes, such as ~/Library/Application Support/MobileSync/Backup/<device id>."
+        f"No iOS backup found in {tmp_path}: give the folder of one backup (named by the device id, it holds "
+        "Manifest.plist and folders 00 to ff) or the MobileSync Backup folder that holds several. Finder and iTunes "
+        "keep them in ~/Library/Application Support/MobileSync/Backup on a Mac, and in "
+        "%APPDATA%\\Apple Computer\\MobileSync\\Backup on Windows (%USERPROFILE%\\Apple\\MobileSync\\Backup with "
+        "iTunes from the Microsoft Store); on Linux, look in those folders on the Mac's or PC's disk, or where "
+        "idevicebackup2 was told to write."
     )
 
 
