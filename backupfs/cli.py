@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -36,59 +37,154 @@ ENCRYPTED_WITH_INDEX = (
 )
 
 
+VERBOSE_HELP = "say more of what is being done (-vv: everything, for a bug report)"
+
+
 def _absolute_path(text: str) -> Path:
     """A path given on the command line, made absolute: a background mount leaves the current folder."""
     return Path(text).absolute()
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps the description's paragraphs to the terminal; keeps example lines (indented) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(
+            line if line.startswith("  ") else textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent)
+            for line in text.splitlines()
+        )
+
+
+def _command(
+    commands: argparse._SubParsersAction, name: str, summary: str, description: str, examples: str
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name, help=summary, description=description, epilog="example:\n" + textwrap.indent(examples.strip(), "  "),
+        formatter_class=_HelpFormatter,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backupfs",
-        description="Mount an iPhone/iPad backup (intact or 'corrupt') as a read-only folder.",
+        description=(
+            "Mount an iPhone or iPad backup made by Finder or iTunes as a read-only folder, also one they call "
+            "corrupt or not compatible. Every file whose name can be proven appears at its path on the device, "
+            "every other one under other-data/, sorted by type. Nothing is copied and the backup is never changed."
+        ),
+        epilog=(
+            "example:\n"
+            "  backupfs info  ~/Backup/00008030-001A2B3C4D5E6F70\n"
+            "  backupfs mount ~/Backup/00008030-001A2B3C4D5E6F70 ~/iphone\n"
+            "  backupfs unmount ~/iphone\n\n"
+            "'backupfs COMMAND --help' says more of each command."
+        ),
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"backupfs {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="say more (-vv for debugging)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def source_argument(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "source", type=_absolute_path, metavar="SOURCE",
+            help="the backup folder (named by the device id, it holds Manifest.plist and folders 00 to ff), a "
+            "folder that holds one, or a MobileSync Backup folder holding several",
+        )
 
     def index_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
-            "--index-dir", type=_absolute_path, help="where to keep the index cache (default: user cache folder)"
+            "--index-dir", type=_absolute_path, metavar="DIR",
+            help="keep backupfs's index of the backup (the names and types the first run works out) in DIR "
+            "instead of your cache folder; never inside the backup",
         )
         sub.add_argument(
-            "--catalog", type=_absolute_path, help="another catalog of known paths (see contrib/build_catalog.py)"
+            "--catalog", type=_absolute_path, metavar="FILE",
+            help="name files with this catalog of paths seen on real iPhones instead of the built-in one "
+            "(contrib/build_catalog.py builds one from device listings)",
         )
         sub.add_argument(
             "--names-from", type=_absolute_path, action="append", default=[], metavar="PATH",
-            help="another backup (or its Manifest.db) whose file names may name files of this one; repeatable",
+            help="another backup folder, or its Manifest.db, whose file names may name files of this one (an "
+            "older backup of the same phone, say); repeat it for several",
         )
 
-    sub = commands.add_parser("mount", help="mount a backup read-only")
-    sub.add_argument("source", type=_absolute_path, help="backup folder (or a folder holding backups)")
-    sub.add_argument("mountpoint", type=_absolute_path, help="empty folder to mount on")
-    sub.add_argument("-f", "--foreground", action="store_true", help="stay in the foreground until unmounted")
-    sub.add_argument("-o", dest="options", metavar="OPTIONS", help="extra FUSE options, e.g. allow_other")
-    index_options(sub)
-
-    sub = commands.add_parser("unmount", help="unmount a mounted backup")
-    sub.add_argument("mountpoint", type=_absolute_path)
-
-    sub = commands.add_parser("info", help="describe a backup and what backupfs can recover from it")
-    sub.add_argument("source", type=_absolute_path)
-    index_options(sub)
-
-    sub = commands.add_parser("report", help="one line per payload: its name, where it came from, its type")
-    sub.add_argument("source", type=_absolute_path)
-    sub.add_argument("--csv", action="store_true", help="write CSV (default: tab-separated columns)")
-    index_options(sub)
-
-    sub = commands.add_parser("demo", help="build a small broken sample backup, mount it and list it")
+    sub = _command(
+        commands, "mount", "mount a backup read-only",
+        "Mount the backup(s) in SOURCE read-only on MOUNTPOINT, and return once the files can be read. The first "
+        "mount of a backup works out names and types and keeps them in an index in your cache folder (a minute "
+        "for a large backup, with a progress bar); later mounts of the same backup are ready at once. Files "
+        "without a proven name are sorted by type in the background once the mount is ready: other-data/ opens "
+        "when that is done, and 'backupfs info SOURCE' says how far it is.",
+        """
+backupfs mount ~/Backup/00008030-001A2B3C4D5E6F70 ~/iphone
+backupfs mount -f /media/usb/MobileSync/Backup ~/iphone    # stays in the foreground: Ctrl-C unmounts
+""",
+    )
+    source_argument(sub)
     sub.add_argument(
-        "folder", type=_absolute_path, nargs="?", default="backupfs-demo",
-        help="(default: ./backupfs-demo)",
+        "mountpoint", type=_absolute_path, metavar="MOUNTPOINT",
+        help="an empty folder to show the backup in (create it first, e.g. mkdir ~/iphone)",
+    )
+    sub.add_argument(
+        "-f", "--foreground", action="store_true",
+        help="stay in the foreground, showing the progress of the background work, until Ctrl-C or "
+        "'backupfs unmount' ends the mount",
+    )
+    sub.add_argument(
+        "-o", dest="options", metavar="OPTIONS",
+        help="FUSE mount options, separated by commas: -o allow_other lets the other users of this computer "
+        "read the mount (see the README first)",
+    )
+    index_options(sub)
+
+    sub = _command(
+        commands, "unmount", "unmount a mounted backup",
+        "Unmount a backup mounted with 'backupfs mount', also one whose filesystem has stopped (\"Transport "
+        "endpoint is not connected\"). Any other mount is left alone. The backup itself is not touched.",
+        "backupfs unmount ~/iphone",
+    )
+    sub.add_argument("mountpoint", type=_absolute_path, metavar="MOUNTPOINT", help="the folder the backup is mounted on")
+
+    sub = _command(
+        commands, "info", "describe a backup and what backupfs can recover from it",
+        "Describe the backup(s) in SOURCE: device, iOS version, date, whether its index survived, encryption, and "
+        "how many files are named, from where, and how many are sorted by type. The first time, it does the work "
+        "of a first mount (and keeps it for the mount); while a mount of the backup is still sorting files in the "
+        "background, it says how far that is.",
+        "backupfs info ~/Backup/00008030-001A2B3C4D5E6F70",
+    )
+    source_argument(sub)
+    index_options(sub)
+
+    sub = _command(
+        commands, "report", "one line per file: its name, where the name came from, its type",
+        "Print one line per file of the backup(s) in SOURCE: file id, domain, path on the device, where the name "
+        "came from, type, size, and where the mount shows it. Tab-separated columns (CSV with --csv) for a "
+        "spreadsheet or grep; names are given exactly as the backup holds them.",
+        "backupfs report --csv ~/Backup/00008030-001A2B3C4D5E6F70 > files.csv",
+    )
+    source_argument(sub)
+    sub.add_argument("--csv", action="store_true", help="write CSV, for a spreadsheet (default: tab-separated columns)")
+    index_options(sub)
+
+    sub = _command(
+        commands, "demo", "build a small broken sample backup, mount it and list it",
+        "Build a small sample backup whose index is gone, as an interrupted backup leaves it, mount it read-only "
+        "and list what backupfs recovers: a safe way to see what to expect before using a real backup. Running it "
+        "again starts over.",
+        """
+backupfs demo
+backupfs demo /tmp/backupfs-demo
+""",
+    )
+    sub.add_argument(
+        "folder", type=_absolute_path, nargs="?", default="backupfs-demo", metavar="FOLDER",
+        help="where to build the sample (FOLDER/backup) and mount it (FOLDER/mnt); default: ./backupfs-demo",
     )
     index_options(sub)
     for sub in commands.choices.values():
-        sub.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sub.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
