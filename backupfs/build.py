@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
 import stat
 import sys
@@ -20,7 +21,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from backupfs.manifest_meta import row_attributes
 from backupfs.manifest_mbdb import read_manifest_mbdb
 from backupfs.naming import Origin, OpenDatabase, harvest_names, name_generated, name_payloads
 from backupfs.notice import ENCRYPTED_NO_INDEX_TEXT, notice_node
-from backupfs.progress import Progress
+from backupfs.progress import Progress, Status, StatusFile, read_status
 from backupfs.salvage import salvage_files_rows
 from backupfs.records import IndexReadResult, Kind
 from backupfs.sniff import HEAD_SIZE, FileType, sniff
@@ -60,6 +61,7 @@ from backupfs.sourceio import read_head
 
 log = logging.getLogger(__name__)
 
+TYPING = "Sorting unnamed files by type"
 ENCRYPTED = FileType("encrypted", None)
 NOT_A_FILE = FileType("unknown", None)
 # Reading heads waits on the disk, and threads of one process also wait for its interpreter
@@ -108,7 +110,7 @@ def read_index(backup: Backup, workdir: Path, show_progress: bool | None = None)
             copy = _snapshot_index(backup.index_path, workdir)
         except OSError as exc:
             return IndexReadResult([], complete=False), IndexState("damaged", f"Manifest.db cannot be read ({exc.strerror}).")
-        with Progress("Reading Manifest.db", 0, enabled=show_progress) as bar:
+        with Progress("Reading Manifest.db", None, unit="rows", show=show_progress) as bar:
             result = read_manifest_db(copy, bar.update, name=backup.index_path.name)
         if not result.complete:
             result = _with_salvaged_rows(result, copy)
@@ -159,9 +161,9 @@ def _names_from_other_backups(indexes: list[Path], workdir: Path) -> list[tuple[
 
 
 def _listed(backup: Backup, show_progress: bool | None) -> list[Payload]:
-    with Progress("Listing payloads", 0, enabled=show_progress) as bar:
-        payloads = backup.payloads(lambda count: bar.update(count, 0))
-        bar.update(len(payloads), 0)
+    with Progress("Listing files", None, unit="folders", show=show_progress) as bar:
+        payloads = backup.payloads(bar.update)
+        bar.describe(f"{len(payloads):,} files")
     return payloads
 
 
@@ -256,8 +258,18 @@ def _typed_chunks(
             yield chunk, _type_payloads(root, encrypted, chunk)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(_TYPING_PROCESSES, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(_TYPING_PROCESSES, mp_context=context, initializer=_ignore_interrupts)
+    try:
         yield from zip(chunks, pool.map(_type_payloads, repeat(root), repeat(encrypted), chunks))
+    except BaseException:  # Ctrl-C, or the caller stopped early: what is not typed yet is not wanted
+        pool.shutdown(cancel_futures=True)  # the workers end once their chunk is done (about a second)
+        raise
+    pool.shutdown()
+
+
+def _ignore_interrupts() -> None:
+    """In a typing worker: Ctrl-C is for the process that started it, which ends the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _PhaseClock:
@@ -353,7 +365,7 @@ def build_index(
                     raise ValueError("a copy of Manifest.db it points into is gone")
                 if not complete_later:
                     index.close()
-                    _complete(path, show_progress)
+                    complete_index(path, show_progress)
                     index = Index(path)
                 return index
             index.close()
@@ -382,11 +394,11 @@ def build_index(
             copy.unlink(missing_ok=True)
         raise
     if not complete_later:
-        _complete(path, show_progress)
+        complete_index(path, show_progress)
     return Index(path)
 
 
-def _complete(path: Path, show_progress: bool | None) -> None:
+def complete_index(path: Path, show_progress: bool | None = None) -> None:
     """Leave nothing pending or lazily read in the index at ``path``."""
     index = Index(path)
     pending = bool(index.pending_dirs)
@@ -394,6 +406,16 @@ def _complete(path: Path, show_progress: bool | None) -> None:
     if pending:
         finish_typing(path, show_progress)
     fill_attributes(path, show_progress)
+
+
+def completion_status_path(index_path: Path) -> Path:
+    """Where the background completion of an index says how far it is."""
+    return index_path.with_name(index_path.name + ".progress")
+
+
+def running_completion(index_path: Path) -> Status | None:
+    """How far another process (a mount's background completion) is with this index, if one is at it."""
+    return read_status(completion_status_path(index_path))
 
 
 def _place_backup(
@@ -424,23 +446,35 @@ def _place_backup(
         clock.lap("read_index")
         payload_ids = {p.file_id for p in payloads}
         to_name = payload_ids - named_by_copy
-        with Progress("Naming files", len(payload_ids), enabled=show_progress) as bar:
+        # Steps of the bar: the index, other backups, catalog and app containers; databases
+        # that name files; then two for the generated camera-roll and Photos names.
+        with Progress("Naming files", 4, unit=None, show=show_progress) as bar:
+            bar.describe("from the index, the catalog and app containers")
             others = _names_from_other_backups(other_indexes, Path(workdir))
             index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
             names = name_payloads(to_name, result.records, catalog, backup.info.bundle_ids, others, index_origin)
             if len(names) < len(to_name):  # harvesting reads databases named by the manifest too
                 known = copied_names(conn, number) if named_by_copy else {}
                 everything = {**known, **names}
-                bar.update(len(everything), len(payload_ids))
+                bar.update(1)
+                bar.describe("from databases that name files")
                 harvest_names(everything, payload_ids, _database_opener(backup, payloads, Path(workdir)))
-                bar.update(len(everything), len(payload_ids))
-                name_generated(everything, payload_ids)
+
+                def generating(share: float, what: str) -> None:
+                    bar.update(2 + 2 * share)
+                    bar.describe(f"generating {what}")
+
+                generating(0, "camera roll names")
+                name_generated(everything, payload_ids, generating)
                 names = {fid: name for fid, name in everything.items() if fid not in known}
-            bar.update(len(names) + len(named_by_copy), len(payload_ids))
+            named = len(names) + len(named_by_copy)
+            bar.update(4)
+            bar.describe(f"{named:,} of {len(payload_ids):,} named")
         clock.lap("name")
-    tree.add(named_nodes(number, prefix, payloads, names, result.records))
-    tree.add(snapshot_copies)
-    unnamed = len(payload_ids) - len(names) - len(named_by_copy)
+    placed = named_nodes(number, prefix, payloads, names, result.records) + snapshot_copies
+    with Progress("Writing the index", len(placed), unit="entries", show=show_progress) as bar:
+        tree.add(_counted(placed, bar))
+    unnamed = len(payload_ids) - named
     tree.add([folder_node(prefix)] if prefix else [])
     tree.add([folder_node(prefix + (OTHER_DATA,))] if unnamed else [])
     if backup.info.encrypted and state.state != "intact":
@@ -449,6 +483,7 @@ def _place_backup(
     missing += len({r.file_id for r in result.records if r.kind is Kind.FILE} - payload_ids)
     stats = _backup_stats(backup, payloads, names, state, len(result.records) + copied_rows, missing)
     stats["seconds"] = clock.laps
+    stats["unnamed_to_type"] = unnamed
     if named_by_copy:
         stats["named"][Origin.MANIFEST] = stats["named"].get(Origin.MANIFEST, 0) + len(named_by_copy)
     log.info("%s: %s", backup.root, ", ".join(f"{phase} {secs:.2f} s" for phase, secs in clock.laps.items()))
@@ -477,13 +512,14 @@ def _copy_manifest_rows(
         snapshot_database(index_path, copy, None)
         with closing(sqlite3.connect(readonly_uri(copy), uri=True)) as manifest:
             domains = plain_domains(manifest, "main")
+            rows = manifest.execute("SELECT count(*) FROM Files").fetchone()[0]
     except (OSError, sqlite3.DatabaseError):
         return None
-    with Progress("Reading Manifest.db", 0, enabled=show_progress):
+    with Progress("Reading Manifest.db", rows, unit="rows", show=show_progress) as bar:
         conn.commit()  # what is written so far stays, whatever the copy below meets
         conn.execute("ATTACH DATABASE ? AS manifest", (readonly_uri(copy),))
         try:
-            copied = place_plain_rows(conn, "manifest", number, prefix, backup.layout, domains)
+            copied = place_plain_rows(conn, "manifest", number, prefix, backup.layout, domains, bar.update)
             failure = None
         except sqlite3.DatabaseError as exc:
             conn.rollback()  # a damaged page met mid-copy leaves a transaction that cannot commit
@@ -497,6 +533,8 @@ def _copy_manifest_rows(
             placed = f"[{conn.execute(query, (number,)).fetchone()[0] or ''}]"
             condition = "rowid NOT IN (SELECT value FROM json_each(:placed))"
             result = read_manifest_db(copy, name=index_path.name, condition=condition, parameters={"placed": placed})
+            if result.complete:
+                bar.update(rows)
     if failure is not None or not result.complete:
         log.info("%s cannot be copied whole (%s); reading it row by row", index_path, failure or result.problem)
         conn.execute("DELETE FROM nodes WHERE backup=?", (number,))
@@ -530,9 +568,11 @@ def build_index_apart(*args: Any, **kwargs: Any) -> Index:
             out.write(reply)
         os._exit(code)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as replies:
-        reply = replies.read()
-    os.waitpid(pid, 0)
+    try:
+        with os.fdopen(read_end, "rb") as replies:
+            reply = replies.read()
+    finally:  # also on Ctrl-C, which the builder gets too: it closes its progress bar before we say more
+        os.waitpid(pid, 0)
     kind, _, detail = reply.partition(b"\0")
     if kind == b"ok":
         return Index(Path(os.fsdecode(detail)))
@@ -560,7 +600,7 @@ def unnamed_payloads(index: Index) -> list[tuple[int, list[Payload]]]:
     return found
 
 
-def finish_typing(path: Path, show_progress: bool | None = None) -> None:
+def finish_typing(path: Path, show_progress: bool | None = None, status: StatusFile | None = None) -> None:
     """Type the unnamed payloads of the index at ``path`` and place them under ``other-data``.
 
     Runs after the mount is up when mounting (the named tree does not depend on it), or
@@ -595,13 +635,14 @@ def finish_typing(path: Path, show_progress: bool | None = None) -> None:
             for number, backup_stats in enumerate(stats):
                 if counts[number]:
                     backup_stats["unnamed"] = dict(counts[number])
+                    backup_stats["unnamed_to_type"] = 0
                     backup_stats["seconds"] = backup_stats.get("seconds", {}) | {"type": seconds}
             return {"backups": stats}
 
         # A new file from a copy: readers of the old one keep reading it, and Index.refresh
         # moves them over.
         total = sum(len(unnamed) for _, unnamed in todo)
-        with Progress("Typing unnamed files", total, enabled=show_progress) as bar:
+        with Progress(TYPING, total, show=show_progress, status=status) as bar:
             with _index_write_errors(path), new_index(path, start_from=path) as conn:
                 TreeWriter(conn).add(nodes(bar))
                 set_meta(conn, {**meta(), "pending_dirs": []})
@@ -609,7 +650,7 @@ def finish_typing(path: Path, show_progress: bool | None = None) -> None:
         index.close()
 
 
-def fill_attributes(path: Path, show_progress: bool | None = None) -> None:
+def fill_attributes(path: Path, show_progress: bool | None = None, status: StatusFile | None = None) -> None:
     """Write into the index what a fast build left to be read later: metadata and sizes.
 
     Rows copied from an intact Manifest.db keep their metadata in its private copy, and
@@ -623,27 +664,32 @@ def fill_attributes(path: Path, show_progress: bool | None = None) -> None:
         index.close()
     if not unknown:
         return
-    with Progress("Reading metadata", unknown, enabled=show_progress) as bar:
-        with _index_write_errors(path), new_index(path, start_from=path) as conn:
-            # Values are gathered in side tables and applied by one UPDATE each: SQLite's
-            # own loop costs a fraction of one Python-bound UPDATE per row.
-            conn.execute(
-                "CREATE TEMP TABLE filled(depth INTEGER, path BLOB, mode INTEGER, mtime_ns INTEGER, manifest_size INTEGER)"
-            )
+
+    def phase(label: str, total: int) -> Progress:
+        return Progress(label, total, show=show_progress, status=status)
+
+    with _index_write_errors(path), new_index(path, start_from=path) as conn:
+        # Values are gathered in side tables and applied by one UPDATE each: SQLite's
+        # own loop costs a fraction of one Python-bound UPDATE per row.
+        conn.execute(
+            "CREATE TEMP TABLE filled(depth INTEGER, path BLOB, mode INTEGER, mtime_ns INTEGER, manifest_size INTEGER)"
+        )
+        rows = conn.execute("SELECT count(*) FROM nodes WHERE manifest_row IS NOT NULL").fetchone()[0]
+        with phase("Reading metadata from Manifest.db", rows) as bar:
             for number, manifest in enumerate(manifests):
                 if manifest is not None:
                     _fill_manifest_rows(conn, number, manifest, bar)
-            conn.execute(
-                "UPDATE nodes SET mode=f.mode, mtime_ns=f.mtime_ns, manifest_size=f.manifest_size, manifest_row=NULL "
-                "FROM filled f WHERE nodes.depth=f.depth AND nodes.path=f.path"
-            )
-            conn.execute("UPDATE backups SET manifest=NULL")
-            conn.execute("CREATE TEMP TABLE stated(depth INTEGER, path BLOB, size INTEGER, mtime_ns INTEGER)")
-            _fill_payload_stats(conn, roots, bar)
-            conn.execute(
-                "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
-            )
-            _fill_view_sizes(conn, roots, bar)
+        conn.execute(
+            "UPDATE nodes SET mode=f.mode, mtime_ns=f.mtime_ns, manifest_size=f.manifest_size, manifest_row=NULL "
+            "FROM filled f WHERE nodes.depth=f.depth AND nodes.path=f.path"
+        )
+        conn.execute("UPDATE backups SET manifest=NULL")
+        conn.execute("CREATE TEMP TABLE stated(depth INTEGER, path BLOB, size INTEGER, mtime_ns INTEGER)")
+        _fill_payload_stats(conn, roots, phase)
+        conn.execute(
+            "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
+        )
+        _fill_view_sizes(conn, roots, phase)
     for manifest in manifests:
         if manifest is not None:
             manifest.unlink(missing_ok=True)
@@ -672,7 +718,7 @@ def _fill_manifest_rows(conn: sqlite3.Connection, number: int, manifest: Path, b
         conn.execute("DETACH DATABASE manifest")
 
 
-def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], bar: Progress) -> None:
+def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], phase: Callable[[str, int], Progress]) -> None:
     """Size and mtime of every file whose listing left them unknown, into ``stated``.
 
     Runs once the manifest's mtimes are in ``nodes``, so only what they leave unknown is read.
@@ -700,14 +746,14 @@ def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], bar: Progre
         return done
 
     batches = [rows[start : start + _TYPING_CHUNK] for start in range(0, len(rows), _TYPING_CHUNK)]
-    with ThreadPoolExecutor(_READERS) as pool:
+    with phase("Reading file sizes", len(rows)) as bar, ThreadPoolExecutor(_READERS) as pool:
         # Written once every thread is done: an insert per row would wait for the
         # interpreter lock behind the stat threads at every step.
         stated = [row for done in pool.map(stat_batch, batches) for row in done]
     conn.executemany("INSERT INTO stated VALUES (?,?,?,?)", stated)
 
 
-def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], bar: Progress) -> None:
+def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], phase: Callable[[str, int], Progress]) -> None:
     """The size of each database shown merged with its ``-wal``: it means reading the whole ``-wal``.
 
     A database that cannot be read keeps the payload's size, as the filesystem shows it then.
@@ -716,14 +762,22 @@ def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], bar: Progress)
         "SELECT depth, path, backup, source, wal_source, size FROM nodes WHERE wal_source IS NOT NULL AND view_size IS NULL"
     ).fetchall()
     sizes = []
-    for depth, node_path, backup, source, wal_source, size in rows:
-        try:
-            view = merged_view(roots[backup], source, wal_source)
-        except OSError:
-            view = None
-        sizes.append((size if view is None else view.size, depth, node_path))
-        bar.advance()
+    with phase("Merging databases with their -wal", len(rows)) as bar:
+        for depth, node_path, backup, source, wal_source, size in rows:
+            try:
+                view = merged_view(roots[backup], source, wal_source)
+            except OSError:
+                view = None
+            sizes.append((size if view is None else view.size, depth, node_path))
+            bar.advance()
     conn.executemany("UPDATE nodes SET view_size=? WHERE depth=? AND path=?", sizes)
+
+
+def _counted(nodes: list[Node], bar: Progress) -> Iterator[Node]:
+    """``nodes``, counted on ``bar`` a chunk at a time (a count per node would cost more than the node)."""
+    for start in range(0, len(nodes), _TYPING_CHUNK):
+        yield from nodes[start : start + _TYPING_CHUNK]
+        bar.advance(min(_TYPING_CHUNK, len(nodes) - start))
 
 
 def _chunks(payloads: list[Payload], size: int) -> Iterator[list[Payload]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import logging
 import os
 import shutil
@@ -19,14 +18,16 @@ from pathlib import Path
 from urllib.parse import quote
 
 from backupfs import __version__
-from backupfs.build import build_index, build_index_apart
-from backupfs.finish import finish_apart
+from backupfs.build import build_index, build_index_apart, complete_index, running_completion
+from backupfs.finish import Completion
 from backupfs.content import Contents
 from backupfs.errors import BackupfsError
 from backupfs.index import Index
 from backupfs.records import Kind
-from backupfs.mounting import check_mountpoint, fuse_options, is_mounted, mount, parse_options, unmount
+from backupfs.mounting import check_mountpoint, fuse_options, mount, parse_options, unmount
+from backupfs.mounttable import is_mounted
 from backupfs.notice import ENCRYPTED_NO_INDEX
+from backupfs.progress import Status
 from backupfs.source import find_backups
 
 log = logging.getLogger("backupfs")
@@ -37,6 +38,8 @@ ENCRYPTED_WITH_INDEX = (
 )
 
 
+# Back to the start of the line a Ctrl-C left "^C" on, so that the line says what happened instead.
+_LINE_START = "\r"
 VERBOSE_HELP = "say more of what is being done (-vv: everything, for a bug report)"
 
 
@@ -200,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"backupfs: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("backupfs: interrupted", file=sys.stderr)
+        print(f"{_LINE_START if sys.stderr.isatty() else ''}backupfs: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -216,8 +219,11 @@ def _invocation() -> str:
     return f"{sys.executable} -m backupfs"
 
 
-def _open_index(args: argparse.Namespace, source: Path) -> Index:
-    return build_index(find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from)
+def _open_index(args: argparse.Namespace, source: Path, complete_later: bool = False) -> Index:
+    return build_index(
+        find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from,
+        complete_later=complete_later,
+    )
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
@@ -232,11 +238,28 @@ def cmd_mount(args: argparse.Namespace) -> int:
     backups = index.meta["backups"]
     volume = backups[0]["device_name"] or "iPhone backup" if len(backups) == 1 else "iPhone backups"
     options = fuse_options(volume, parse_options(args.options))
-    mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0,
-          finish_pending=functools.partial(finish_apart, "typing", index.path),
-          complete=functools.partial(finish_apart, "attributes", index.path))
-    if not args.foreground:
-        print(f"Mounted on {args.mountpoint}; unmount with: {_invocation()} unmount {args.mountpoint}")
+    to_type = sum(backup.get("unnamed_to_type", 0) for backup in backups)
+    # Worked out now: a mount in the foreground leaves the current folder once it is up.
+    invocation = _invocation()
+    unmount_command = f"{invocation} unmount {args.mountpoint}"
+
+    def ready() -> None:
+        if args.foreground:
+            print(f"Mounted on {args.mountpoint}. Press Ctrl-C here to unmount it (or run '{unmount_command}').")
+        else:
+            print(f"Mounted on {args.mountpoint}; unmount with: {unmount_command}")
+        if to_type:
+            print(
+                f"{to_type:,} files without a proven name are being sorted by type in the background; other-data/ "
+                f"opens once that is done ('{invocation} info {args.source}' says how far it is)."
+            )
+        sys.stdout.flush()
+
+    completion = Completion(index.path, args.mountpoint, show_progress=args.foreground and sys.stderr.isatty())
+    mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0, completion=completion,
+          on_ready=ready)
+    if args.foreground:
+        print(f"{_LINE_START if sys.stdout.isatty() else ''}Unmounted {args.mountpoint}.")
     return 0
 
 
@@ -264,7 +287,8 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def describe(index: Index) -> str:
+def describe(index: Index, working: Status | None = None) -> str:
+    """What ``info`` prints; ``working`` is a mount's completion of this index still under way."""
     lines = []
     mismatches = index.size_mismatches()
     for number, backup in enumerate(index.meta["backups"]):
@@ -288,25 +312,48 @@ def describe(index: Index) -> str:
             f"Encrypted:    {encrypted}",
             f"Payloads:     {backup['payloads']:,}",
             f"  named:      {named:,}" + (f" ({_counts(backup['named'])})" if named else ""),
-            f"  unnamed:    {unnamed:,}" + (f" ({_counts(backup['unnamed'])})" if unnamed else ""),
         ]
+        to_type = backup.get("unnamed_to_type", 0)
+        if to_type:
+            lines.append(f"  unnamed:    {to_type:,}, not sorted by type yet")
+        else:
+            lines.append(f"  unnamed:    {unnamed:,}" + (f" ({_counts(backup['unnamed'])})" if unnamed else ""))
         if backup["missing_payloads"]:
             lines.append(f"  missing:    {backup['missing_payloads']:,} files listed in the index have no payload")
         if mismatches.get(number):
             lines.append(f"  truncated:  {mismatches[number]:,} payloads differ from the size the index records")
         if "seconds" in backup:
-            phases = {"list": "listing", "read_index": "reading the index", "name": "naming", "type": "typing"}
+            phases = {"list": "listing", "read_index": "reading the index", "name": "naming",
+                      "place": "writing the index", "type": "sorting by type"}
             spent = ", ".join(f"{phases.get(k, k)} {v:.1f} s" for k, v in backup["seconds"].items())
             lines.append(f"Indexed in:   {spent}")
         lines.append("")
+    if working is not None:
+        lines += [f"Working:      the mount at {working.mountpoint}: {_how_far(working)}", ""]
     notes = _notes(index)
     if notes:
         lines += ["Notes:"] + [f"  - {note}" for note in notes]
     return "\n".join(lines).rstrip()
 
 
+def _how_far(status: Status) -> str:
+    text = status.label.lower()
+    if status.total:
+        text += f", {status.done:,} of {status.total:,} ({100 * status.done // status.total}%)"
+    left = status.seconds_left()
+    if left is not None:
+        text += f", about {left:,.0f} s left"
+    return text
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    print(describe(_open_index(args, args.source)))
+    index = _open_index(args, args.source, complete_later=True)
+    working = running_completion(index.path)
+    if working is None and (index.pending_dirs or index.unread_count()):
+        index.close()  # no mount is completing it: do it here, so that every count is known
+        complete_index(index.path)
+        index = Index(index.path)
+    print(describe(index, working))
     return 0
 
 

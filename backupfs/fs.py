@@ -20,7 +20,7 @@ from typing import Any
 from backupfs.content import Contents, Reader
 from backupfs.index import Entry, Index
 from backupfs.kernel_cache import STAT_FIELDS
-from backupfs.mounting import choose_libfuse
+from backupfs.mounting import Completion, choose_libfuse
 from backupfs.mounttable import XATTR_BACKUP
 from backupfs.records import Kind
 
@@ -58,13 +58,11 @@ class BackupFS(fuse.Operations):
         self,
         index: Index,
         on_ready: Callable[[], None] | None = None,
-        finish_pending: Callable[[], None] | None = None,
-        complete: Callable[[], None] | None = None,
+        completion: Completion | None = None,
     ) -> None:
         self.index = index
         self._pending = [f"{folder}/" for folder in index.pending_dirs]
-        self._finish_pending = finish_pending
-        self._complete = complete
+        self._completion = completion
         self._settled = threading.Event()
         self._pending_failed = False
         if not self._pending:
@@ -104,16 +102,21 @@ class BackupFS(fuse.Operations):
     def init(self, path: str) -> None:
         if self._on_ready is not None:
             self._on_ready()
-        if not self._settled.is_set() or self._complete is not None:
+        if not self._settled.is_set() or self._completion is not None:
             threading.Thread(target=self._settle_pending, name="backupfs-pending", daemon=True).start()
 
+    def destroy(self, path: str) -> None:
+        """Unmounted: the completion stops at once rather than keep reading the backup."""
+        if self._completion is not None:
+            self._completion.stop()
+
     def _settle_pending(self) -> None:
-        """Complete the pending folders, then (``complete``) the rest of the index, in the background."""
+        """Complete the pending folders, then the rest of the index, in the background."""
         if not self._settled.is_set():
             try:
-                if self._finish_pending is None:
+                if self._completion is None:
                     raise RuntimeError("the index has pending folders and nothing to complete them")
-                self._finish_pending()
+                self._completion.run("typing")
                 self.index.refresh()
             except Exception as exc:  # the mount stays up; the pending folders answer EIO
                 log.error("cannot complete %s: %s", ", ".join(self._pending), exc)
@@ -121,9 +124,9 @@ class BackupFS(fuse.Operations):
             finally:
                 self._settled.set()
         # Most mounts reuse a completed index: one count here spares them starting a process.
-        if self._complete is not None and self.index.unread_count():
+        if self._completion is not None and self.index.unread_count():
             try:
-                self._complete()
+                self._completion.run("attributes")
                 self.index.refresh()
             except Exception as exc:  # entries keep being completed one by one, as so far
                 log.warning("cannot complete the index: %s", exc)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from backupfs.harvest import photo_candidates
 
@@ -98,8 +98,11 @@ def match_generated(
     already_named: set[str],
     max_folder: int = LAST_FOLDER,
     margin: int = DEFAULT_MARGIN,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Candidate]:
     """``{file_id: (domain, path)}`` for generated names whose SHA1 is an unnamed payload.
+
+    ``progress(folders_tried, folders_in_all)`` is told of each folder tried.
 
     Hashing bounds the cost, so it is spent where photos are: each folder's window is
     tried with the original extensions only, the edited render and sidecar names only
@@ -116,7 +119,8 @@ def match_generated(
         return found
     encoded: dict[int, tuple[list[bytes], list[bytes]]] = {}
     tried = empty_run = 0
-    for folder_path, numbers in _groups(max_folder, margin):
+    folders = max_folder - FIRST_FOLDER + 1
+    for done, (folder_path, numbers) in enumerate(_groups(max_folder, margin), 1):
         prefix_state = hashlib.sha1(f"{DOMAIN}-{folder_path}".encode("ascii"))
 
         def matches(names: list[bytes]) -> bool:
@@ -140,6 +144,8 @@ def match_generated(
             matches(encoded[number][1])
         tried += len(numbers) * len(_ORIGINAL_EXTENSIONS) + len(hits) * (len(_EDITED_EXTENSIONS) + 1)
         empty_run = 0 if hits else empty_run + 1
+        if progress is not None:
+            progress(done, folders)
         if empty_run == EMPTY_FOLDERS_BEFORE_STOP:
             break
     log.debug("camera roll: %d of %d generated names matched a payload", len(found), tried)

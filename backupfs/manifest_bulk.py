@@ -9,8 +9,8 @@ their metadata left in the manifest (``manifest_row``) to be decoded when first 
 and by the background completion. Every other row goes the careful way
 (:func:`backupfs.manifest_db.read_manifest_db`).
 
-The manifest is trusted as the backup's own index here: names from it are not re-proven by
-hash (a damaged manifest never takes this path).
+A damaged manifest never takes this path, and a row still shows its name only when its
+fileID is the SHA1 of that name (see :data:`PLAIN_ROWS`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import re
 import sqlite3
 import stat
+from collections.abc import Callable
 
 from backupfs.layout import OTHER_DATA, Node
 from backupfs.naming import Name, Origin
@@ -27,6 +28,7 @@ from backupfs.records import Kind
 from backupfs.source import UNKNOWN, Layout, Payload
 
 _NAME_MAX = 255
+_PROGRESS_ROWS = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL and the control characters layout.safe_component escapes
 # Conservative on purpose: any row it turns away is read the careful way. A component
 # starting with "." (also "." and "..") is turned away, and so is a path long enough for
@@ -59,16 +61,25 @@ def plain_domains(conn: sqlite3.Connection, schema: str) -> str:
 
 
 def place_plain_rows(
-    conn: sqlite3.Connection, schema: str, backup_no: int, prefix: tuple[str, ...], layout: Layout, domains: str
+    conn: sqlite3.Connection,
+    schema: str,
+    backup_no: int,
+    prefix: tuple[str, ...],
+    layout: Layout,
+    domains: str,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Copy the plain file and folder rows of ``<schema>.Files`` into ``nodes`` (sorted: faster B-tree inserts).
 
     ``domains`` is what :func:`plain_domains` gave. Returns how many rows were copied.
+    ``progress(rows_checked)`` is told how many rows had their fileID checked so far, every
+    :data:`_PROGRESS_ROWS` rows: the check is the last test a row passes, before sorting.
 
     Raises :class:`sqlite3.DatabaseError` when the manifest turns out to be damaged; the
     caller then removes what was copied and reads the manifest the careful way.
     """
-    conn.create_function("backupfs_sha1", 1, _sha1_hex, deterministic=True)
+    sha1 = _sha1_hex if progress is None else _counting(_sha1_hex, progress)
+    conn.create_function("backupfs_sha1", 1, sha1, deterministic=True)
     head = "".join(f"{part}/" for part in prefix)
     source = "substr(fileID, 1, 2) || '/' || fileID" if layout is Layout.HASHED else "fileID"
     return conn.execute(
@@ -95,6 +106,20 @@ def place_plain_rows(
             "plain_domains": domains,
         },
     ).rowcount
+
+
+def _counting(function: Callable[[object], str | None], progress: Callable[[int], None]) -> Callable[[object], str | None]:
+    """``function``, telling ``progress`` how many times it was called, every :data:`_PROGRESS_ROWS` calls."""
+    calls = 0
+
+    def counted(data: object) -> str | None:
+        nonlocal calls
+        calls += 1
+        if calls % _PROGRESS_ROWS == 0:
+            progress(calls)
+        return function(data)
+
+    return counted
 
 
 def _sha1_hex(data: object) -> str | None:

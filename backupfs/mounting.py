@@ -20,12 +20,24 @@ import time
 from collections.abc import Callable
 from ctypes.util import find_library
 from pathlib import Path
+from typing import Protocol
 
 from backupfs.errors import MountError
 from backupfs.index import Index
 from backupfs.mounttable import FSNAME, is_mounted, mount_at
 
 log = logging.getLogger(__name__)
+
+
+class Completion(Protocol):
+    """Completes the index while the mount serves, from the filesystem (see :class:`backupfs.finish.Completion`)."""
+
+    def run(self, step: str) -> None:
+        """Run "typing" (place the pending folders' payloads) or "attributes" (fill sizes and metadata)."""
+
+    def stop(self) -> None:
+        """Drop what is running; run nothing more."""
+
 
 _READY = b"ready\n"
 _READY_TIMEOUT = 60.0
@@ -119,9 +131,8 @@ def _run(
     index: Index,
     mountpoint: Path,
     options: dict[str, str | bool],
-    finish_pending: Callable[[], None] | None,
-    complete: Callable[[], None] | None = None,
-    on_ready: Callable[[], None] | None = None,
+    completion: Completion | None,
+    on_ready: Callable[[], None] | None,
 ) -> None:
     """Serve until unmounted, whether by ``backupfs unmount`` or by a signal (Ctrl-C, SIGTERM).
 
@@ -143,7 +154,7 @@ def _run(
 
     if mfusepy.fuse_version_major == 3:
         options = {"max_idle_threads": _IDLE_THREADS, **options}
-    operations = BackupFS(index, on_ready=ready, finish_pending=finish_pending, complete=complete)
+    operations = BackupFS(index, on_ready=ready, completion=completion)
     try:
         KernelCachingFUSE(operations, str(mountpoint), foreground=True, **options)
     except RuntimeError as exc:
@@ -162,20 +173,21 @@ def mount(
     options: dict[str, str | bool],
     foreground: bool,
     keep_stderr: bool = False,
-    finish_pending: Callable[[], None] | None = None,
-    complete: Callable[[], None] | None = None,
+    completion: Completion | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Mount ``index`` at ``mountpoint``; in the background unless ``foreground``.
 
-    ``finish_pending`` completes an index whose :attr:`Index.pending_dirs` are not known
-    yet; the filesystem runs it once mounted, so the mount is usable before it ends, then
-    ``complete``, which fills what the index left to be read lazily.
+    ``completion`` completes, once mounted, an index whose :attr:`Index.pending_dirs` are
+    not known yet, then fills what the index left to be read lazily; the mount is usable
+    meanwhile. ``on_ready`` is called once the mount can be used: from the filesystem in
+    the foreground, before ``mount`` returns in the background.
 
     A background filesystem keeps writing its log to the terminal's stderr only when
     ``keep_stderr`` (``-v``) asks for it; otherwise it is silent once mounted.
     """
     if foreground:
-        _run(index, mountpoint, options, finish_pending, complete)
+        _run(index, mountpoint, options, completion, on_ready)
         return
     index.close()
     read_end, write_end = os.pipe()
@@ -195,13 +207,15 @@ def mount(
 
         code = 0
         try:
-            _run(index, mountpoint, options, finish_pending, complete, on_ready=ready)
+            _run(index, mountpoint, options, completion, ready)
         except BaseException as exc:  # the parent turns this into one line
             os.write(write_end, f"error: {exc}\n".encode(errors="replace"))
             code = 1
         os._exit(code)
     os.close(write_end)
     _wait_ready(read_end, pid, mountpoint)
+    if on_ready is not None:
+        on_ready()
 
 
 def _wait_ready(read_end: int, pid: int, mountpoint: Path) -> None:

@@ -105,12 +105,26 @@ def harvest_names(names: dict[str, Name], payload_ids: set[str], open_database: 
             _name_from_candidates(names, payload_ids, iter(candidates), f"{Origin.HARVESTED}:{harvester.name}")
 
 
-def name_generated(names: dict[str, Name], payload_ids: set[str]) -> None:
-    """Name camera-roll originals by enumeration, then the Photos files derived from any original."""
+def name_generated(
+    names: dict[str, Name], payload_ids: set[str], progress: Callable[[float, str], None] | None = None
+) -> None:
+    """Name camera-roll originals by enumeration, then the Photos files derived from any original.
+
+    ``progress(share_done, what)`` is told how far it is, from 0 to 1.
+    """
     if len(names) == len(payload_ids):  # an intact index: millions of hashes for nothing
         return
-    for fid, candidate in match_generated(payload_ids, set(names)).items():
+
+    def tell(share: float, what: str) -> None:
+        if progress is not None:
+            progress(share, what)
+
+    def folders_tried(done: int, total: int) -> None:  # camera roll: the first half
+        tell(0.5 * done / total, "camera roll names")
+
+    for fid, candidate in match_generated(payload_ids, set(names), progress=folders_tried).items():
         names[fid] = Name(*candidate, Origin.GENERATED)
+    tell(0.5, "names of Photos thumbnails and edits")
     originals = [(name.domain, name.relative_path) for name in names.values()]
     for fid, candidate in match_photo_trees(originals, payload_ids - names.keys()).items():
         names[fid] = Name(*candidate, Origin.GENERATED)

@@ -101,7 +101,7 @@ class Backup:
     index_format: str | None
     info: BackupInfo
 
-    def payloads(self, progress: Callable[[int], None] | None = None) -> list[Payload]:
+    def payloads(self, progress: Callable[[int, int], None] | None = None) -> list[Payload]:
         """Every payload of the backup (see :func:`list_payloads`)."""
         return list_payloads(self.root, progress)
 
@@ -361,7 +361,9 @@ def list_payloads(root: Path, progress: Callable[[int, int], None] | None = None
         os.close(root_fd)
 
 
-def _scan_backup_folders(folders: list[tuple[int, Path, str]], progress: Callable[[int], None] | None) -> list[Payload]:
+def _scan_backup_folders(
+    folders: list[tuple[int, Path, str]], progress: Callable[[int, int], None] | None
+) -> list[Payload]:
     """Payloads in each open folder itself (flat) and in its 2-hex buckets (hashed).
 
     Threads read the bucket folders ahead (a cold folder waits on the disk, and each
@@ -394,7 +396,7 @@ def _scan_backup_folders(folders: list[tuple[int, Path, str]], progress: Callabl
 
     payloads: list[Payload] = []
     with ThreadPoolExecutor(_LISTING_THREADS) as pool:
-        for job, listed in zip(jobs, pool.map(read_ahead, jobs)):
+        for done, (job, listed) in enumerate(zip(jobs, pool.map(read_ahead, jobs)), 1):
             if isinstance(job, list):
                 payloads += job
             elif isinstance(listed, OSError):
@@ -406,7 +408,7 @@ def _scan_backup_folders(folders: list[tuple[int, Path, str]], progress: Callabl
                 finally:
                     os.close(bucket_fd)
             if progress is not None:
-                progress(len(payloads))
+                progress(done, len(jobs))
     return payloads
 
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
+import select
+import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -76,7 +82,7 @@ class Mounter:
 
     ``at`` and ``index_dir`` replace the test's defaults, ``prefix`` runs the CLI under
     another command (setpriv). ``seconds`` is how long the last mount took and ``notes``
-    the ``note:`` lines it printed. Every mount is undone at teardown.
+    the ``note:`` lines it printed, ``said`` what it printed on stdout. Every mount is undone at teardown.
     """
 
     def __init__(self, tmp_path: Path, index_dir: Path) -> None:
@@ -84,6 +90,7 @@ class Mounter:
         self.mounted: list[Path] = []
         self.seconds = 0.0
         self.notes: list[str] = []
+        self.said = ""
 
     def __call__(
         self, source: Path, *options: str, at: Path | None = None, index_dir: Path | None = None,
@@ -97,6 +104,7 @@ class Mounter:
         assert is_mounted(mountpoint) and "Traceback" not in result.stderr, result.stderr
         self.mounted.append(mountpoint)
         self.notes = [line.split(": note: ", 1)[1] for line in result.stderr.splitlines() if ": note: " in line]
+        self.said = result.stdout
         return mountpoint
 
     def unmount_all(self) -> None:
@@ -112,3 +120,90 @@ def mount(tmp_path: Path, index_dir: Path) -> Iterator[Mounter]:
     mounter = Mounter(tmp_path, index_dir)
     yield mounter
     mounter.unmount_all()
+
+
+def run_on_terminal(
+    *args: str | os.PathLike[str], interrupt_when: Callable[[str], bool] | None = None, seconds: float = 120
+) -> tuple[str, int]:
+    """Run ``python -m backupfs`` on a pseudo-terminal 100 columns wide, as a person in a terminal does.
+
+    Returns everything the terminal received (``\\r`` included, line ends as ``\\r\\n``) and the
+    exit status. ``interrupt_when(output so far)`` true presses Ctrl-C, once.
+    """
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: its stdin, stdout and stderr are the terminal
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+            env = {**os.environ, "PYTHONPATH": str(REPO)}
+            os.execve(sys.executable, [sys.executable, "-m", "backupfs", *map(str, args)], env)
+        finally:
+            os._exit(127)
+    received = b""
+    interrupted = False
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            if interrupt_when is not None and not interrupted and interrupt_when(received.decode(errors="replace")):
+                os.write(terminal, b"\x03")
+                interrupted = True
+            ready, _, _ = select.select([terminal], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(terminal, 65536)
+                except OSError:  # the terminal is gone with the last process that held it
+                    break
+                if not chunk:
+                    break
+                received += chunk
+        else:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"backupfs {args} did not end within {seconds:.0f} s:\n{received.decode(errors='replace')}")
+    finally:
+        os.close(terminal)
+    _, status = os.waitpid(pid, 0)
+    return received.decode(errors="replace"), os.waitstatus_to_exitcode(status)
+
+
+@pytest.fixture(scope="session")
+def many_unnamed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A backup of 50,000 files no source can name: sorting them by type takes seconds. Never change it."""
+    from backupfs.writer import PayloadSpec
+    from tests.backups import build
+
+    specs = [PayloadSpec(f"AppDomain-org.example.{n % 7}", f"Documents/{n:06d}.bin", b"%06d" % n) for n in range(50_000)]
+    return build(tmp_path_factory.mktemp("many-unnamed") / "backup", specs, index="none").root
+
+
+def proc_stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name: state, parent pid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def completion_processes(index_dir: Path) -> list[int]:
+    """Pids of the ``backupfs.finish`` processes working on an index in ``index_dir``, and of their workers."""
+    parents: dict[int, int] = {}
+    finishing = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+                parents[int(entry)] = int(proc_stat(int(entry))[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if b"backupfs.finish" in command and any(os.fsencode(index_dir) in part for part in command):
+                finishing.append(int(entry))
+    workers = [pid for pid, parent in parents.items() if parent in finishing]
+    return finishing + workers
+
+
+def alive(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running: an ended process stays listed (a zombie) until reaped."""
+    running = []
+    for pid in pids:
+        try:
+            state = proc_stat(pid)[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            running.append(pid)
+    return running

@@ -25,6 +25,20 @@ from backupfs.source import find_backups
 from conftest import run_cli
 
 
+class Typing:
+    """The filesystem's completion, run here: ``typing`` by ``type_now``, nothing else."""
+
+    def __init__(self, type_now) -> None:
+        self.type_now = type_now
+
+    def run(self, step: str) -> None:
+        if step == "typing":
+            self.type_now()
+
+    def stop(self) -> None:
+        pass
+
+
 @pytest.fixture
 def pending_index(tmp_path: Path) -> tuple[Path, Index]:
     source = tmp_path / "backup"
@@ -51,7 +65,7 @@ def test_named_files_are_served_while_other_data_waits_for_typing(pending_index:
         gate.wait(timeout=30)
         finish_typing(index.path, show_progress=False)
 
-    fs = BackupFS(index, finish_pending=finish)
+    fs = BackupFS(index, completion=Typing(finish))
     fs.init("/")
     assert fs.getattr("/HomeDomain/Library/SMS/sms.db")["st_size"] > 0
     assert fs.getattr("/other-data")["st_mode"] & 0o040000  # the folder itself answers at once
@@ -78,7 +92,7 @@ def test_a_failure_to_type_answers_eio_and_keeps_the_rest(pending_index: tuple[P
     def finish() -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    fs = BackupFS(index, finish_pending=finish)
+    fs = BackupFS(index, completion=Typing(finish))
     fs.init("/")
     with pytest.raises(mfusepy.FuseOSError) as failure:
         list(fs.readdir("/other-data", 0))

@@ -31,7 +31,7 @@ from backupfs.mounttable import is_mounted
 from backupfs.records import file_id
 from backupfs.writer import PayloadSpec
 from tests.backups import BuiltBackup, build, fingerprint, standard_specs
-from tests.conftest import run_cli, within
+from tests.conftest import alive, completion_processes, run_cli, within
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 XATTR_FILEID = "user.backupfs.fileid"
@@ -643,55 +643,16 @@ def test_many_concurrent_readers_get_exactly_the_source_bytes(tmp_path, index_di
     assert fingerprint(backup.root) == before
 
 
-def _proc_stat(pid: int) -> list[str]:
-    """The fields of ``/proc/PID/stat`` after the command name: state, parent pid, ..."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def _completions_of(index_dir: Path) -> list[int]:
-    """Pids of the ``backupfs.finish`` processes working on an index in ``index_dir``, and of their workers."""
-    parents: dict[int, int] = {}
-    finishing = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                command = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                parents[int(entry)] = int(_proc_stat(int(entry))[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if b"backupfs.finish" in command and any(os.fsencode(index_dir) in part for part in command):
-                finishing.append(int(entry))
-    workers = [pid for pid, parent in parents.items() if parent in finishing]
-    return finishing + workers
-
-
-def _alive(pids: list[int]) -> list[int]:
-    """Those of ``pids`` still running: an ended process stays listed (a zombie) until reaped."""
-    alive = []
-    for pid in pids:
-        try:
-            state = _proc_stat(pid)[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z":
-            alive.append(pid)
-    return alive
-
-
-def test_unmount_ends_a_completion_still_running(tmp_path, index_dir, mount):
+def test_unmount_ends_a_completion_still_running(many_unnamed, index_dir, mount):
     """A completion left running would keep reading the backup, and keep its disk busy."""
-    from backupfs.writer import PayloadSpec
-
-    specs = [PayloadSpec(f"AppDomain-org.example.{n % 7}", f"Documents/{n:06d}.bin", b"%06d" % n) for n in range(50_000)]
-    backup = build(tmp_path / "src", specs, index="none")
-    mnt = mount(backup.root)  # typing 50,000 files in the background takes several seconds
+    mnt = mount(many_unnamed)  # typing 50,000 files in the background takes several seconds
     deadline = time.monotonic() + DEADLINE
-    while len(running := _completions_of(index_dir)) < 2 and time.monotonic() < deadline:
+    while len(running := completion_processes(index_dir)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)  # until typing has started its worker processes
     assert len(running) > 1, f"no completion with workers is running ({running}): the test would prove nothing"
     run_cli("unmount", mnt)
-    deadline = time.monotonic() + 1.5  # the completion checks for its parent twice a second
-    while _alive(running) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 1.5  # the filesystem stops it as it is unmounted
+    while alive(running) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(running), "the completion outlived the mount"
+    assert not alive(running), "the completion outlived the mount"
     assert not list(index_dir.glob("*.tmp")), "the index it was writing is left behind"
