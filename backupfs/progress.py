@@ -25,6 +25,8 @@ from tqdm import tqdm
 _REDRAW_SECONDS = 0.2
 _SHOW_AFTER_SECONDS = 0.5
 _STATUS_SECONDS = 0.5
+# Held while a bar closes, so that close_all never cuts a closing bar short.
+_CLOSING = threading.Lock()
 
 
 _KNOWN_TOTAL = "{desc}: {percentage:3.0f}%|{bar}| {count}/{count_total}{unit} [{elapsed}<{remaining}, {speed}{postfix}]"
@@ -172,7 +174,8 @@ class Progress:
             # A Ctrl-C right after a redraw can land before tqdm notes that it drew, and
             # tqdm would then close as if it never had, leaving the line unfinished.
             bar.last_print_t = max(bar.last_print_t, bar.start_t + _SHOW_AFTER_SECONDS)
-        bar.close()
+        with _CLOSING:
+            bar.close()
 
     def __enter__(self) -> Progress:
         return self
@@ -182,6 +185,11 @@ class Progress:
 
 
 def close_all() -> None:
-    """Close every bar still open, each on a line of its own: for a process that must exit at once."""
+    """Close every bar still open, each on a line of its own: for a process that must exit at once.
+
+    A bar another thread is closing is let finish first; none closes after this returns
+    (the lock is kept), so that the exit that follows cuts no line short.
+    """
+    _CLOSING.acquire()
     for bar in list(_Bar._instances):
         bar.close()
