@@ -15,20 +15,26 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import quote
 
 from backupfs import __version__
-from backupfs.build import build_index, build_index_apart, complete_index, running_completion
-from backupfs.finish import Completion
-from backupfs.content import Contents
+from backupfs.content.contents import Contents
 from backupfs.errors import BackupfsError
-from backupfs.index import Index
-from backupfs.records import Kind
-from backupfs.mounting import check_mountpoint, fuse_options, mount, parse_options, unmount
-from backupfs.mounttable import is_mounted
-from backupfs.notice import ENCRYPTED_NO_INDEX
+from backupfs.fs.mounting import (
+    check_mountpoint,
+    fuse_options,
+    mount,
+    parse_options,
+    unmount,
+)
+from backupfs.index.build import build_index, build_index_apart
+from backupfs.index.complete import Completion, complete_index, running_completion
+from backupfs.index.notices import ENCRYPTED_NO_INDEX
+from backupfs.index.store import Index
 from backupfs.progress import Status
-from backupfs.source import find_backups
+from backupfs.source.discover import find_backups
+from backupfs.source.manifest.records import Kind
+from backupfs.source.mounttable import is_mounted
+from backupfs.source.sqlite import readonly_uri
 
 log = logging.getLogger("backupfs")
 
@@ -235,10 +241,10 @@ def cmd_mount(args: argparse.Namespace) -> int:
     )
     for line in _notes(index):
         print(f"backupfs: note: {line}", file=sys.stderr)
-    backups = index.meta["backups"]
-    volume = backups[0]["device_name"] or "iPhone backup" if len(backups) == 1 else "iPhone backups"
+    backups = index.backup_stats
+    volume = backups[0].device_name or "iPhone backup" if len(backups) == 1 else "iPhone backups"
     options = fuse_options(volume, parse_options(args.options))
-    to_type = sum(backup.get("unnamed_to_type", 0) for backup in backups)
+    to_type = sum(backup.unnamed_to_type for backup in backups)
     # Worked out now: a mount in the foreground leaves the current folder once it is up.
     invocation = _invocation()
     unmount_command = f"{invocation} unmount {args.mountpoint}"
@@ -270,16 +276,16 @@ def cmd_unmount(args: argparse.Namespace) -> int:
 
 def _notes(index: Index) -> list[str]:
     notes = []
-    for backup in index.meta["backups"]:
-        where = backup["display_name"]
-        if backup["encrypted"]:
-            notes.append(f"{where}: {ENCRYPTED_WITH_INDEX if backup['index_state'] == 'intact' else ENCRYPTED_NO_INDEX}")
-        if backup["index_state"] == "missing":
+    for backup in index.backup_stats:
+        where = backup.display_name
+        if backup.encrypted:
+            notes.append(f"{where}: {ENCRYPTED_WITH_INDEX if backup.index_state == 'intact' else ENCRYPTED_NO_INDEX}")
+        if backup.index_state == "missing":
             notes.append(f"{where}: the backup index is missing; names were recovered from file hashes.")
-        elif backup["index_state"] == "damaged":
-            used = " What it still holds was used." if backup["index_records"] else ""
-            notes.append(f"{where}: {backup['index_problem']}{used}")
-        notes.extend(f"{where}: {note}" for note in backup["notes"])
+        elif backup.index_state == "damaged":
+            used = " What it still holds was used." if backup.index_records else ""
+            notes.append(f"{where}: {backup.index_problem}{used}")
+        notes.extend(f"{where}: {note}" for note in backup.notes)
     return notes
 
 
@@ -291,41 +297,41 @@ def describe(index: Index, working: Status | None = None) -> str:
     """What ``info`` prints; ``working`` is a mount's completion of this index still under way."""
     lines = []
     mismatches = index.size_mismatches()
-    for number, backup in enumerate(index.meta["backups"]):
-        named = sum(backup["named"].values())
-        unnamed = sum(backup["unnamed"].values())
-        device = backup["device_name"] or "unknown device"
-        if backup["product_type"]:
-            device += f" ({backup['product_type']})"
-        layout = "iOS 10+ (hashed folders)" if backup["layout"] == "hashed" else "iOS 5-9 (flat)"
-        index_line = f"{backup['index_file'] or 'Manifest.db / Manifest.mbdb'} {backup['index_state']}"
-        if backup["index_state"] != "missing":
-            index_line += f", {backup['index_records']:,} records"
-        encrypted = {True: "yes", False: "no", None: "unknown (Manifest.plist unreadable)"}[backup["encrypted"]]
+    for number, backup in enumerate(index.backup_stats):
+        named = sum(backup.named.values())
+        unnamed = sum(backup.unnamed.values())
+        device = backup.device_name or "unknown device"
+        if backup.product_type:
+            device += f" ({backup.product_type})"
+        layout = "iOS 10+ (hashed folders)" if backup.layout == "hashed" else "iOS 5-9 (flat)"
+        index_line = f"{backup.index_file or 'Manifest.db / Manifest.mbdb'} {backup.index_state}"
+        if backup.index_state != "missing":
+            index_line += f", {backup.index_records:,} records"
+        encrypted = {True: "yes", False: "no", None: "unknown (Manifest.plist unreadable)"}[backup.encrypted]
         lines += [
-            f"Backup:       {backup['root']}",
-            f"Shown as:     {backup['display_name']}",
-            f"Device:       {device}, iOS {backup['ios_version'] or 'unknown'}",
-            f"Backup date:  {backup['last_backup_date'] or 'unknown'}",
+            f"Backup:       {backup.root}",
+            f"Shown as:     {backup.display_name}",
+            f"Device:       {device}, iOS {backup.ios_version or 'unknown'}",
+            f"Backup date:  {backup.last_backup_date or 'unknown'}",
             f"Layout:       {layout}",
             f"Index:        {index_line}",
             f"Encrypted:    {encrypted}",
-            f"Payloads:     {backup['payloads']:,}",
-            f"  named:      {named:,}" + (f" ({_counts(backup['named'])})" if named else ""),
+            f"Payloads:     {backup.payloads:,}",
+            f"  named:      {named:,}" + (f" ({_counts(backup.named)})" if named else ""),
         ]
-        to_type = backup.get("unnamed_to_type", 0)
+        to_type = backup.unnamed_to_type
         if to_type:
             lines.append(f"  unnamed:    {to_type:,}, not sorted by type yet")
         else:
-            lines.append(f"  unnamed:    {unnamed:,}" + (f" ({_counts(backup['unnamed'])})" if unnamed else ""))
-        if backup["missing_payloads"]:
-            lines.append(f"  missing:    {backup['missing_payloads']:,} files listed in the index have no payload")
+            lines.append(f"  unnamed:    {unnamed:,}" + (f" ({_counts(backup.unnamed)})" if unnamed else ""))
+        if backup.missing_payloads:
+            lines.append(f"  missing:    {backup.missing_payloads:,} files listed in the index have no payload")
         if mismatches.get(number):
             lines.append(f"  truncated:  {mismatches[number]:,} payloads differ from the size the index records")
-        if "seconds" in backup:
-            phases = {"list": "listing", "read_index": "reading the index", "name": "naming",
+        if backup.seconds:
+            phases = {"list": "listing", "read_manifest": "reading the index", "name": "naming",
                       "place": "writing the index", "type": "sorting by type"}
-            spent = ", ".join(f"{phases.get(k, k)} {v:.1f} s" for k, v in backup["seconds"].items())
+            spent = ", ".join(f"{phases.get(k, k)} {v:.1f} s" for k, v in backup.seconds.items())
             lines.append(f"Indexed in:   {spent}")
         lines.append("")
     if working is not None:
@@ -376,7 +382,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from backupfs.demo_backup import build_demo_backup
+    from backupfs.demo.backup import build_demo_backup
 
     folder: Path = args.folder
     backup, mountpoint, marker = folder / "backup", folder / "mnt", folder / ".backupfs-demo"
@@ -399,7 +405,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sms = next(mountpoint.rglob("sms.db"), None)
     if sms is not None:
         print(f"\nOpening {sms.relative_to(mountpoint)} through the mount with a plain read-only SQLite client:")
-        with sqlite3.connect(f"file:{quote(str(sms))}?mode=ro", uri=True) as conn:
+        with sqlite3.connect(readonly_uri(sms), uri=True) as conn:
             for (text,) in conn.execute("SELECT text FROM message ORDER BY ROWID LIMIT 5"):
                 print(f"  message: {text}")
         conn.close()

@@ -47,13 +47,19 @@ from urllib.parse import quote
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from backupfs import harvest, samples  # noqa: E402
-from backupfs.domains import candidates_for_device_path, detect_listing_style, infer_container_ids  # noqa: E402
-from backupfs.domains import normalise_listing_path  # noqa: E402
-from backupfs.records import Kind, file_id  # noqa: E402
-from backupfs.salvage import salvage_files_rows  # noqa: E402
-from backupfs.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
 from common import working_folder  # noqa: E402
+
+from backupfs.demo import samples  # noqa: E402
+from backupfs.demo.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
+from backupfs.naming import harvest  # noqa: E402
+from backupfs.naming.domains import (  # noqa: E402
+    candidates_for_device_path,
+    detect_listing_style,
+    infer_container_ids,
+    normalise_listing_path,
+)
+from backupfs.source.manifest.records import Kind, file_id  # noqa: E402
+from backupfs.source.manifest.salvage import salvage_files_rows  # noqa: E402
 
 LISTINGS = REPO.parent / "shared" / "data" / "filepath-lists"
 DEFAULT_LISTING = LISTINGS / "magnet-mvs-2023-ios.csv.zip"

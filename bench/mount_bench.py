@@ -27,10 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from backupfs import samples  # noqa: E402
-from backupfs.records import Kind  # noqa: E402
-from backupfs.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
 from common import working_folder  # noqa: E402
+
+from backupfs.demo import samples  # noqa: E402
+from backupfs.demo.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
+from backupfs.source.manifest.records import Kind  # noqa: E402
 
 APPS = [f"com.example.app{n:03d}" for n in range(150)]
 EXTENSIONS = ["HEIC", "JPG", "MOV", "PNG"]
@@ -134,7 +135,7 @@ def main() -> int:
         measure(source, work, "no index", backupfs)
         catalog = REPO / "backupfs" / "data" / "catalog.bin"
         seconds, out = timed([sys.executable, "-c", (
-            "import time; t = time.perf_counter(); from backupfs.catalog import Catalog; c = Catalog.load(); "
+            "import time; t = time.perf_counter(); from backupfs.naming.catalog import Catalog; c = Catalog.load(); "
             "print(len(c), time.perf_counter() - t)")])
         entries, load = out.split()
         row("catalog size on disk", f"{catalog.stat().st_size / 2**20:.2f} MiB ({int(entries):,} names)")

@@ -39,14 +39,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mount_bench import APPS, drop_caches, filesystem_pid, peak_rss_mib, row, synthetic_specs, timed  # noqa: E402
 from common import working_folder  # noqa: E402
+from mount_bench import (  # noqa: E402
+    APPS,
+    drop_caches,
+    filesystem_pid,
+    peak_rss_mib,
+    row,
+    synthetic_specs,
+    timed,
+)
 
-from backupfs import samples  # noqa: E402
-from backupfs.fs import XATTR_FILEID  # noqa: E402
-from backupfs.mounting import is_mounted  # noqa: E402
-from backupfs.records import file_id  # noqa: E402
-from backupfs.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
+from backupfs.content.mount_source import XATTR_FILEID  # noqa: E402
+from backupfs.demo import samples  # noqa: E402
+from backupfs.demo.writer import PayloadSpec, default_plists, write_backup  # noqa: E402
+from backupfs.source.manifest.records import file_id  # noqa: E402
+from backupfs.source.mounttable import is_mounted  # noqa: E402
 
 BACKUPFS = [sys.executable, "-m", "backupfs"]
 BIG_DOMAIN, BIG_PATH = "CameraRollDomain", "Media/DCIM/100APPLE/IMG_9999.MOV"
@@ -209,7 +217,7 @@ def wait_completed(index_dir: Path) -> float:
     """
     start = last_busy = time.perf_counter()
     while time.perf_counter() - last_busy < 1.0:  # idle for a second: not between two steps
-        if any(b"backupfs.finish" in cmdline for cmdline in _command_lines()) or list(index_dir.glob("*.tmp")):
+        if any(b"backupfs.index.complete" in cmdline for cmdline in _command_lines()) or list(index_dir.glob("*.tmp")):
             last_busy = time.perf_counter()
         time.sleep(0.1)
     return last_busy - start

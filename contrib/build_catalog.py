@@ -31,8 +31,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from backupfs.catalog import BUNDLE_ID_PLACEHOLDER, CONTAINER_PREFIXES, write_catalog
-from backupfs.domains import (
+from backupfs.naming.catalog import (
+    BUNDLE_ID_PLACEHOLDER,
+    CONTAINER_PREFIXES,
+    write_catalog,
+)
+from backupfs.naming.domains import (
     candidates_for_device_path,
     detect_listing_style,
     infer_container_ids,

@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO / "bench"))
 from build_catalog import DEFAULT_LISTS, build, read_listing
 from device_rebuild import canonical_name
 
-from backupfs.catalog import Catalog, app_domain_candidates
-from backupfs.domains import infer_container_ids, split_container
-from backupfs.records import file_id
+from backupfs.naming.catalog import Catalog, app_domain_candidates
+from backupfs.naming.domains import infer_container_ids, split_container
+from backupfs.source.manifest.records import file_id
 
 CONTAINER_KINDS = ("AppDomainGroup", "AppDomainPlugin", "AppDomain")
 KINDS = ("HomeDomain", "CameraRollDomain", "MediaDomain", "AppDomain-*", "AppDomainGroup-*", "AppDomainPlugin-*",

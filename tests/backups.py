@@ -14,9 +14,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from backupfs import samples
-from backupfs.records import Kind, file_id
-from backupfs.writer import PayloadSpec, default_plists, write_backup
+from backupfs.demo import samples
+from backupfs.demo.writer import PayloadSpec, default_plists, write_backup
+from backupfs.source.manifest.records import Kind, file_id
 
 WHATSAPP = "net.whatsapp.WhatsApp"
 DIARY = "org.backupfs.testdiary"  # in no device listing: only Info.plist can name it

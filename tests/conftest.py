@@ -15,13 +15,12 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
-from backupfs.mounttable import is_mounted
-
+from backupfs.source.mounttable import is_mounted
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -167,7 +166,7 @@ def run_on_terminal(
 @pytest.fixture(scope="session")
 def many_unnamed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A backup of 50,000 files no source can name: sorting them by type takes seconds. Never change it."""
-    from backupfs.writer import PayloadSpec
+    from backupfs.demo.writer import PayloadSpec
     from tests.backups import build
 
     specs = [PayloadSpec(f"AppDomain-org.example.{n % 7}", f"Documents/{n:06d}.bin", b"%06d" % n) for n in range(50_000)]
@@ -180,7 +179,7 @@ def proc_stat(pid: int) -> list[str]:
 
 
 def completion_processes(index_dir: Path) -> list[int]:
-    """Pids of the ``backupfs.finish`` processes working on an index in ``index_dir``, and of their workers."""
+    """Pids of the ``backupfs.index.complete`` processes working on an index in ``index_dir``, and of their workers."""
     parents: dict[int, int] = {}
     finishing = []
     for entry in os.listdir("/proc"):
@@ -190,7 +189,7 @@ def completion_processes(index_dir: Path) -> list[int]:
                 parents[int(entry)] = int(proc_stat(int(entry))[1])
             except (OSError, ValueError, IndexError):
                 continue
-            if b"backupfs.finish" in command and any(os.fsencode(index_dir) in part for part in command):
+            if b"backupfs.index.complete" in command and any(os.fsencode(index_dir) in part for part in command):
                 finishing.append(int(entry))
     workers = [pid for pid, parent in parents.items() if parent in finishing]
     return finishing + workers

@@ -25,7 +25,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backupfs.layout import (
+from backupfs.demo.writer import PayloadSpec, write_backup
+from backupfs.index.paths import (
     MAX_PATH_BYTES,
     NAME_MAX,
     OTHER_DATA,
@@ -34,12 +35,11 @@ from backupfs.layout import (
     safe_link_target,
     safe_path,
 )
-from backupfs.manifest_db import read_manifest_db
-from backupfs.manifest_mbdb import MAGIC, parse_mbdb
-from backupfs.mbfile import MBFileMeta, decode_mbfile
-from backupfs.records import Kind, ManifestRecord, file_id
-from backupfs.salvage import salvage_files_rows
-from backupfs.writer import PayloadSpec, write_backup
+from backupfs.source.manifest.db import read_manifest_db
+from backupfs.source.manifest.mbdb import MAGIC, parse_mbdb
+from backupfs.source.manifest.mbfile import MBFileMeta, decode_mbfile
+from backupfs.source.manifest.records import Kind, ManifestRecord, file_id
+from backupfs.source.manifest.salvage import salvage_files_rows
 
 SECONDS = 2.0  # per example; the slowest input here takes milliseconds
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import backupfs.progress
-from backupfs.build import build_index
+from backupfs.index.build import build_index
 from backupfs.progress import Progress, StatusFile, read_status
-from backupfs.source import find_backups
+from backupfs.source.discover import find_backups
 from tests.backups import build
 
 

@@ -18,7 +18,8 @@ import zlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backupfs.sniff import FOLDERS, HEAD_SIZE, FileType, sniff
 

@@ -1,0 +1,83 @@
+"""What each node's bytes and shown attributes are, by kind of content.
+
+A content kind is a small class with ``claims(node)`` and ``open(node)``; :class:`Contents`
+asks them in the order of :attr:`Contents.kinds` and the first that claims a node and
+opens it serves it (an ``open`` that gives None passes the node on). Today's kinds: a
+notice (text the index holds), a database with its ``-wal`` merged, a payload as it is.
+A decrypted payload or a rendered view is one more class in that order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+from backupfs.content.database import DatabaseContent
+from backupfs.content.memo import Memo
+from backupfs.content.notice import NoticeContent
+from backupfs.content.payload import PayloadContent
+from backupfs.index.manifest_rows import ManifestMetadata
+from backupfs.index.schema import Node
+from backupfs.source.payloads import UNSTATED
+from backupfs.source.sqlite_view import Reader
+
+log = logging.getLogger(__name__)
+
+_ROWS_KEPT = 65536  # metadata decoded from Manifest.db rows the index has not filled in yet
+
+
+class ContentKind(Protocol):
+    def claims(self, node: Node) -> bool: ...
+
+    def open(self, node: Node) -> Reader | None: ...
+
+
+class Contents:
+    """Opens and measures the content of index nodes; shared by all FUSE threads."""
+
+    def __init__(self, roots: list[Path], manifests: list[Path | None] | None = None) -> None:
+        self._manifest = ManifestMetadata(manifests or [None] * len(roots))
+        self._recorded: Memo[tuple[int, int, int | None]] = Memo(_ROWS_KEPT)
+        self.payloads = PayloadContent(roots)
+        self.databases = DatabaseContent(roots)
+        self.kinds: tuple[ContentKind, ...] = (NoticeContent(), self.databases, self.payloads)
+
+    def resolved(self, node: Node) -> Node:
+        """``node`` with the metadata its Manifest.db row holds, when the index left it there."""
+        row = node.manifest_row
+        if row is None:
+            return node
+        try:
+            mode, mtime_ns, size = self._recorded.get(
+                (node.backup, row), lambda: self._manifest.attributes(node.backup, row, node.kind)
+            )
+        except OSError as exc:
+            log.warning("%s: %s", node.path, exc)
+            return node
+        mtime_ns = node.mtime_ns if mtime_ns == UNSTATED else mtime_ns
+        return replace(node, mode=mode, mtime_ns=mtime_ns, manifest_size=size, manifest_row=None)
+
+    def payload_stat(self, node: Node) -> tuple[int, int]:
+        """``(size, mtime_ns)`` of the payload itself (see :meth:`PayloadContent.stat`)."""
+        return self.payloads.stat(node)
+
+    def stat(self, node: Node) -> tuple[int, int]:
+        """``(size, mtime_ns)`` as the mount shows them: a merged database has its own size."""
+        size, mtime_ns = self.payloads.stat(node)
+        if not self.databases.claims(node):
+            return size, mtime_ns
+        try:
+            return self.databases.size(node, size), mtime_ns
+        except OSError:
+            return size, mtime_ns
+
+    def open(self, node: Node) -> Reader:
+        """A reader for one open() of ``node``; raises OSError when its content cannot be read."""
+        for kind in self.kinds:
+            if kind.claims(node):
+                reader = kind.open(node)
+                if reader is not None:
+                    return reader
+        raise OSError(f"no content for {node.path}")

@@ -1,0 +1,62 @@
+"""A payload shown as it is: its bytes read from the source at any offset, never copied.
+
+The one change made to what is read: a database in WAL mode (iOS keeps them so) without a
+``-wal`` beside it is shown with its header switched to rollback mode, which a read-only
+SQLite client needs to open it at all (see :mod:`backupfs.source.sqlite_view`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from backupfs.content.memo import Memo
+from backupfs.index.schema import Node
+from backupfs.source.payloads import UNSTATED, shown_size
+from backupfs.source.safe_open import SourceFile
+from backupfs.source.sqlite_view import Reader, needs_view, open_view
+
+_SQLITE_HEAD = 100
+_STATS_KEPT = 65536  # sizes and mtimes of payloads the index does not hold yet
+
+
+class PayloadContent:
+    """Any node with a payload."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self._roots = roots
+        self._root_names = [str(root) for root in roots]  # joining strings costs a tenth of a Path join
+        self._stats: Memo[tuple[int, int]] = Memo(_STATS_KEPT)
+
+    def claims(self, node: Node) -> bool:
+        return node.source is not None
+
+    def open(self, node: Node) -> Reader:
+        """Raises OSError when the payload cannot be read (gone, a link, a FIFO, refused)."""
+        source = SourceFile(node.source or "", self._roots[node.backup])
+        if needs_view(source.read(_SQLITE_HEAD, 0)):
+            view = open_view(source.read, source.size)
+            if view is not None:
+                return view
+        return source
+
+    def stat(self, node: Node) -> tuple[int, int]:
+        """``(size, mtime_ns)`` of the payload itself.
+
+        The index leaves out what the listing did not stat (see ``payloads.UNSTATED``); it
+        is read from the source on first use and kept. A payload that has gone shows as
+        empty rather than vanishing from its folder.
+        """
+        size, mtime_ns = node.size, node.mtime_ns
+        if size != UNSTATED and mtime_ns != UNSTATED:
+            return size, mtime_ns
+
+        def lstat() -> tuple[int, int]:
+            try:
+                st = os.lstat(os.path.join(self._root_names[node.backup], node.source or ""))
+            except OSError:
+                return 0, 0
+            return shown_size(st), st.st_mtime_ns
+
+        known = self._stats.get((node.backup, node.source), lstat)
+        return (known[0] if size == UNSTATED else size), (known[1] if mtime_ns == UNSTATED else mtime_ns)
