@@ -93,7 +93,7 @@ class FileType:
 
 
 EMPTY = FileType("empty", None)
-UNKNOWN = FileType("unknown", None)
+UNRECOGNISED = FileType("unknown", None)
 
 _Check = Callable[[bytes, int], Optional[FileType]]
 
@@ -531,7 +531,7 @@ def sniff(head: bytes, size: int) -> FileType:
     if not isinstance(head, bytes):
         head = memoryview(head).tobytes()  # TypeError for non-bytes-like, not zero bytes
     if not head:
-        return UNKNOWN
+        return UNRECOGNISED
     check = _BY_PREFIX4.get(head[:4])
     if check is not None:
         found = check(head, size)
@@ -545,4 +545,4 @@ def sniff(head: bytes, size: int) -> FileType:
     if head[16:20] == b"T-DB":
         return REALM
     found = _long_tail(head, size) or _text(head, complete=len(head) >= size)
-    return found or UNKNOWN
+    return found or UNRECOGNISED

@@ -321,7 +321,7 @@ def _copy_manifest_rows(
     copy: Path,
     show_progress: bool | None,
 ) -> tuple[ManifestReadResult, ManifestState, int] | None:
-    """Place an intact Manifest.db's plain rows by SQLite alone (see :mod:`manifest_bulk`).
+    """Place an intact Manifest.db's plain rows by SQLite alone (see :mod:`backupfs.index.bulk`).
 
     Returns the carefully read other rows and how many rows were copied, or None when the
     manifest is absent, has a ``-wal`` to merge, or turns out damaged: it is then read the

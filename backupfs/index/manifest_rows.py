@@ -2,7 +2,7 @@
 
 :mod:`backupfs.index.bulk` leaves each row's metadata in the private copy of the
 manifest (``manifest_row``), so a large backup mounts without decoding every blob first.
-The same decoding fills the index in the background (``build.fill_attributes``); until
+The same decoding fills the index in the background (``complete.fill_attributes``); until
 then, the filesystem asks here, one row at a time.
 """
 

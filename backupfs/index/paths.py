@@ -53,7 +53,7 @@ from backupfs.source.payloads import UNSTATED, Payload
 
 # A relative path needs no care when no component is empty, ".", ".." or holds a control
 # character, and it is too short for any component to pass NAME_MAX bytes (up to 4 bytes
-# per character, 1 when ASCII). manifest_bulk.PLAIN_ROWS turns away the same rows in SQL.
+# per character, 1 when ASCII). bulk.PLAIN_ROWS turns away the same rows in SQL.
 _UNSAFE_PATH = re.compile(r"(?:^|/)\.{0,2}(?:/|$)|[\x00-\x1f\x7f]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ALWAYS_SHORT = 255 // 4

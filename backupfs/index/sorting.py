@@ -15,14 +15,13 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from itertools import repeat
 from pathlib import Path
 
-from backupfs.sniff import HEAD_SIZE, FileType, sniff
+from backupfs.sniff import HEAD_SIZE, UNRECOGNISED, FileType, sniff
 from backupfs.source.payloads import Payload
 from backupfs.source.safe_open import read_head
 
 log = logging.getLogger(__name__)
 
 ENCRYPTED = FileType("encrypted", None)
-NOT_A_FILE = FileType("unknown", None)
 # Reading heads waits on the disk, and threads of one process also wait for its interpreter
 # lock between reads: 40,000 cold heads took 11.8 s with 2 threads, 4.2 s with 8 (16 or 32:
 # no better) and 2.6 s with 4 processes of 8 threads. Processes pay off on large backups only.
@@ -46,12 +45,12 @@ def type_payloads(root: Path, encrypted: bool, payloads: Iterable[Payload]) -> d
 
     def one(payload: Payload) -> tuple[str, tuple[FileType, Payload]]:
         if not stat.S_ISREG(payload.st_mode):
-            return payload.file_id, (NOT_A_FILE, payload)
+            return payload.file_id, (UNRECOGNISED, payload)
         try:
             head, st = read_head(payload.relpath, HEAD_SIZE, root)
         except OSError as exc:
             log.info("cannot read %s to type it: %s", payload.relpath, exc)
-            return payload.file_id, (NOT_A_FILE, payload)
+            return payload.file_id, (UNRECOGNISED, payload)
         seen = Payload(payload.file_id, payload.relpath, st.st_size, st.st_mtime_ns, st.st_mode)
         return payload.file_id, (sniff(head, st.st_size), seen)
 

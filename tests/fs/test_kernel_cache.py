@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from backupfs.fs.libfuse import fuse as mfusepy  # libfuse3 chosen, as a mount chooses it
+# libfuse3 chosen, as a mount chooses it
+from backupfs.fs.libfuse import fuse as mfusepy
 from backupfs.source.mounttable import is_mounted
 from tests.backups import BuiltBackup, build
 from tests.conftest import run_cli

@@ -305,7 +305,7 @@ def test_truncated_and_garbage_blobs_of_known_shapes_raise_value_error() -> None
 
 
 def test_cache_stays_bounded() -> None:
-    for filler in range(mbfile._MAX_LAYOUTS + 10):  # each filler count is another trailer
+    for filler in range(mbfile._MAX_TRAILERS + 10):  # each filler count is another trailer
         blob = plistlib.dumps({"$version": 100000, "$archiver": "NSKeyedArchiver", "$top": {"root": plistlib.UID(1)},
                                "$objects": ["$null", {"Size": filler, "Mode": 1}, *[f"f{i}" for i in range(filler)]]},
                               fmt=plistlib.FMT_BINARY)
@@ -314,11 +314,11 @@ def test_cache_stays_bounded() -> None:
         values = [1000 + i for i in range(9)]                     # other root dict bytes
         values[second] = values[first]
         decode_mbfile(_device_archive(dict(zip(_NUMBER_FIELDS, values)), "p", None, None))
-    assert len(mbfile._layouts) <= mbfile._MAX_LAYOUTS
-    for layout in mbfile._layouts.values():
+    assert len(mbfile._known_trailers) <= mbfile._MAX_TRAILERS
+    for layout in mbfile._known_trailers.values():
         assert len(layout.roots) <= mbfile._MAX_ROOTS
         for _, _, readers in layout.roots:
             assert len(readers) <= mbfile._MAX_SHAPES
             assert all(len(alike) <= mbfile._MAX_ALIKE for alike in readers.values())
-    assert max(len(readers) for layout in mbfile._layouts.values() for _, _, readers in layout.roots) == (
+    assert max(len(readers) for layout in mbfile._known_trailers.values() for _, _, readers in layout.roots) == (
         mbfile._MAX_SHAPES)

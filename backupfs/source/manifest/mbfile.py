@@ -133,7 +133,7 @@ def _resolve(objects: list[Any], value: Any) -> Any:
 _NUMBER_KEYS = ("Size", "Mode", "LastModified", "LastStatusChange", "Birth", "UserID", "GroupID", "ProtectionClass")
 _MAGIC = b"bplist00"
 _TRAILER = struct.Struct(">6xBBQQQ")
-_TAIL = struct.Struct(">18sQ")  # trailer bytes that name a layout, then the offset table position
+_TAIL = struct.Struct(">18sQ")  # trailer bytes that name the shapes, then the offset table position
 _UNSIGNED = {1: "B", 2: "H", 4: "I", 8: "Q"}
 # Integer object marker -> reader of the value after it (plistlib: widths 1-4 unsigned, 8-16 signed).
 _INTEGERS: dict[int, Callable[[bytes, int], tuple[int, ...]]] = {
@@ -152,7 +152,7 @@ _COUNTS: dict[int, Callable[[bytes, int], tuple[int, ...]]] = {
 }
 _FIXED_SIZES = {0x00: 1, 0x08: 1, 0x09: 1, 0x0F: 1, 0x22: 5, 0x23: 9, 0x33: 9}
 _CLASS_KEY = b"\x56$class"  # the ASCII string object "$class"
-_MAX_LAYOUTS = 64  # distinct trailers (widths, object count, top index) remembered
+_MAX_TRAILERS = 64  # distinct trailers (widths, object count, top index) remembered
 _MAX_ROOTS = 4  # root dict positions remembered per trailer (archives of different makeup)
 _MAX_SHAPES = 16  # root dicts remembered per root position: dedup variants (equal integers share an object)
 _MAX_ALIKE = 4  # shapes remembered per root dict (they differ elsewhere, e.g. a path equal to "$null")
@@ -166,7 +166,7 @@ _Dispatch = tuple[int, int, dict[bytes, tuple[_Reader, ...]]]
 
 
 @dataclass(frozen=True, slots=True)
-class _Layout:
+class _TrailerShapes:
     """The shapes known for one trailer, told apart by the bytes of their root dict.
 
     Replaced as a whole when a shape is learned, never changed in place, so readers in
@@ -177,7 +177,7 @@ class _Layout:
     roots: tuple[_Dispatch, ...]
 
 
-_layouts: dict[bytes, _Layout] = {}  # trailer bytes -> layout
+_known_trailers: dict[bytes, _TrailerShapes] = {}  # trailer bytes -> the shapes known for it
 _learning = threading.Lock()
 
 
@@ -186,11 +186,11 @@ def _decode_known_shape(data: bytes) -> MBFileMeta | None:
     if len(data) < 40:
         return None
     trailer, table = _TAIL.unpack_from(data, len(data) - 26)
-    layout = _layouts.get(trailer)
-    if layout is None:
+    shapes = _known_trailers.get(trailer)
+    if shapes is None:
         return None
-    offsets = layout.offsets(data, table)
-    for root, size, readers in layout.roots:
+    offsets = shapes.offsets(data, table)
+    for root, size, readers in shapes.roots:
         start = offsets[root]
         for read in readers.get(data[start : start + size], ()):
             meta = read(data, table, offsets)
@@ -329,7 +329,7 @@ def _remember(
 ) -> None:
     """Add a shape, dropping the oldest ones beyond the bounds."""
     with _learning:
-        old = _layouts.pop(trailer, None)
+        old = _known_trailers.pop(trailer, None)
         roots = list(old.roots) if old is not None else []
         readers: dict[bytes, tuple[_Reader, ...]] = {}
         for position, (index, size, known) in enumerate(roots):
@@ -339,9 +339,9 @@ def _remember(
                 break
         readers[root_bytes] = (read, *readers.pop(root_bytes, ())[: _MAX_ALIKE - 1])
         roots = [(root, len(root_bytes), readers), *roots[: _MAX_ROOTS - 1]]
-        while len(_layouts) >= _MAX_LAYOUTS:
-            del _layouts[next(iter(_layouts))]
-        _layouts[trailer] = _Layout(offsets, tuple(roots))
+        while len(_known_trailers) >= _MAX_TRAILERS:
+            del _known_trailers[next(iter(_known_trailers))]
+        _known_trailers[trailer] = _TrailerShapes(offsets, tuple(roots))
 
 
 def _compile(
