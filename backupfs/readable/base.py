@@ -35,7 +35,8 @@ class Backup(Protocol):
 
     def database(self, domain: str, relative_path: str) -> sqlite3.Connection | None:
         """A read-only connection to that database of the backup, its ``-wal`` merged in;
-        None when the backup does not hold it under a proven name."""
+        None when the backup does not hold it under a proven name. Its text factory is
+        :func:`lenient_text`."""
 
     def has(self, domain: str, relative_path: str) -> bool:
         """Whether the backup holds that file under a proven name."""
@@ -47,6 +48,13 @@ class Backup(Protocol):
         """A relative URL from ``from_file`` (a path inside the readable folder, such as
         ``Messages/Anna.html``) to that file of the backup as the mount shows it; None when
         the backup does not hold it."""
+
+
+def lenient_text(raw: bytes) -> str:
+    """Text of a database as a connection returns it: one value that is not valid UTF-8 (a
+    damaged page, an app's own encoding) shows replacement characters instead of failing
+    every query that reads it."""
+    return raw.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)

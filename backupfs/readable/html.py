@@ -22,7 +22,9 @@ main { max-width: 760px; margin: 0 auto; padding: 16px 20px 40px; }
 .msg .meta { font-size: 10px; color: #8e8e93; margin: 1px 10px; }
 .msg img, .msg video { max-width: 260px; max-height: 320px; border-radius: 12px; display: block; margin: 4px 0; }
 .msg .bubble a { color: inherit; }
+.msg.me .note { color: inherit; opacity: .8; }
 article { background: #fff; border-radius: 10px; padding: 18px 22px; white-space: pre-wrap; overflow-wrap: anywhere; }
+article img { max-width: 100%; height: auto; }
 table { border-collapse: collapse; width: 100%; background: #fff; } td, th { border-bottom: 1px solid #e5e5ea; padding: 6px 8px; text-align: left; font-size: 14px; }
 .note { color: #6e6e73; font-size: 13px; }
 """
@@ -36,7 +38,7 @@ def page(title: str, body: str, subtitle: str = "") -> bytes:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n"
         f"<body><header><h1>{escape(title)}</h1>{sub}</header>\n<main>\n{body}\n</main></body></html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 __all__ = ["escape", "page"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import posixpath
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
+from backupfs.readable.base import lenient_text
 from backupfs.source.sqlite import readonly_uri
 
 
@@ -42,7 +44,11 @@ class FixtureBackup:
 
     def database(self, domain: str, relative_path: str) -> sqlite3.Connection | None:
         path = self.files.get((domain, relative_path))
-        return None if path is None else sqlite3.connect(readonly_uri(path), uri=True)
+        if path is None:
+            return None
+        conn = sqlite3.connect(readonly_uri(path), uri=True)
+        conn.text_factory = lenient_text
+        return conn
 
     def has(self, domain: str, relative_path: str) -> bool:
         return (domain, relative_path) in self.files
@@ -52,10 +58,11 @@ class FixtureBackup:
         return None if path is None else path.read_bytes()
 
     def link(self, from_file: str, domain: str, relative_path: str) -> str | None:
+        """Percent-encoded, as a URL must be (a space, a '#' or a '?' in a file name would break it)."""
         if (domain, relative_path) not in self.files:
             return None
         start = posixpath.dirname(f"0 Your data/{from_file}")
-        return posixpath.relpath(f"{domain}/{relative_path}", start)
+        return quote(posixpath.relpath(f"{domain}/{relative_path}", start), safe="/")
 
 
 @pytest.fixture
