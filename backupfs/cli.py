@@ -31,6 +31,7 @@ from backupfs.index.complete import Completion, complete_index, running_completi
 from backupfs.index.notices import ENCRYPTED_NO_INDEX
 from backupfs.index.store import Index
 from backupfs.progress import Status
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.discover import find_backups
 from backupfs.source.manifest.records import Kind
 from backupfs.source.mounttable import is_mounted
@@ -245,6 +246,7 @@ def cmd_mount(args: argparse.Namespace) -> int:
     volume = backups[0].device_name or "iPhone backup" if len(backups) == 1 else "iPhone backups"
     options = fuse_options(volume, parse_options(args.options))
     to_type = sum(backup.unnamed_to_type for backup in backups)
+    index_was_pending = bool(index.pending_dirs)
     # Worked out now: a mount in the foreground leaves the current folder once it is up.
     invocation = _invocation()
     unmount_command = f"{invocation} unmount {args.mountpoint}"
@@ -254,10 +256,12 @@ def cmd_mount(args: argparse.Namespace) -> int:
             print(f"Mounted on {args.mountpoint}. Press Ctrl-C here to unmount it (or run '{unmount_command}').")
         else:
             print(f"Mounted on {args.mountpoint}; unmount with: {unmount_command}")
-        if to_type:
+        sorting = f", and {to_type:,} files without a proven name are being sorted by type into other-data/" if to_type else ""
+        if index_was_pending:
             print(
-                f"{to_type:,} files without a proven name are being sorted by type in the background; other-data/ "
-                f"opens once that is done ('{invocation} info {args.source}' says how far it is)."
+                f"Your data in readable form ({READABLE_FOLDER}/: messages, contacts, notes...) is being prepared in "
+                f"the background{sorting}; each folder opens once it is ready ('{invocation} info {args.source}' "
+                "says how far it is)."
             )
         sys.stdout.flush()
 
@@ -328,6 +332,9 @@ def describe(index: Index, working: Status | None = None) -> str:
             lines.append(f"  missing:    {backup.missing_payloads:,} files listed in the index have no payload")
         if mismatches.get(number):
             lines.append(f"  truncated:  {mismatches[number]:,} payloads differ from the size the index records")
+        if backup.readable:
+            lines.append(f"Readable:     {READABLE_FOLDER}/")
+            lines += [f"  {folder + ':':<13}{said}" for folder, said in backup.readable.items()]
         if backup.seconds:
             phases = {"list": "listing", "read_manifest": "reading the index", "name": "naming",
                       "place": "writing the index", "type": "sorting by type"}
@@ -370,10 +377,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     index = _open_index(args, args.source)
     writer = csv.writer(sys.stdout, dialect="excel" if args.csv else "excel-tab", lineterminator="\n")
     writer.writerow(REPORT_COLUMNS)
-    contents = Contents(index.roots)
+    contents = Contents(index)
     for entry in sorted(index.walk(), key=lambda e: (e.backup, e.real_name is None, e.real_name or "", e.file_id or "")):
-        if entry.kind is not Kind.FILE or entry.source is None:  # a notice is no payload
+        if entry.kind is not Kind.FILE or entry.source is None:  # a notice or a rendered file is no payload
             continue
+        if READABLE_FOLDER in entry.path.split("/")[: len(index.prefixes[entry.backup]) + 1]:
+            continue  # a payload shown again in the readable folder, under a human name
         domain, _, path = (entry.real_name or "").partition("/")
         size = contents.payload_stat(entry)[0]
         backup = index.roots[entry.backup]

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.mounttable import is_mounted
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,3 +207,17 @@ def alive(pids: list[int]) -> list[int]:
         if state != "Z":
             running.append(pid)
     return running
+
+
+def walk_outside_readable(
+    top: str | bytes | os.PathLike[str], onerror: Callable[[OSError], None] | None = None
+) -> Iterator[tuple]:
+    """``os.walk(top)`` without the readable folders: everywhere else each payload is shown exactly once.
+
+    The readable folder shows some payloads a second time, under a human name (a photo by
+    date, a voicemail by caller), as it is meant to.
+    """
+    skip = os.fsencode(READABLE_FOLDER) if isinstance(top, bytes) else READABLE_FOLDER
+    for dirpath, dirnames, filenames in os.walk(top, onerror=onerror):
+        dirnames[:] = [name for name in dirnames if name != skip]
+        yield dirpath, dirnames, filenames

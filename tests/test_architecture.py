@@ -16,8 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "backupfs"
 # The stages of the flow, first to last; a module may import its own stage and earlier ones.
 STAGES = {
     "backupfs.errors": 0, "backupfs.progress": 0, "backupfs.apart": 0, "backupfs": 0,
-    "backupfs.source": 1, "backupfs.naming": 2, "backupfs.sniff": 3, "backupfs.index": 4,
-    "backupfs.content": 5, "backupfs.fs": 6, "backupfs.cli": 7, "backupfs.__main__": 7,
+    "backupfs.source": 1, "backupfs.naming": 2, "backupfs.sniff": 3, "backupfs.readable": 4, "backupfs.index": 5,
+    "backupfs.content": 6, "backupfs.fs": 7, "backupfs.cli": 8, "backupfs.__main__": 8,
 }
 DEMO = "backupfs.demo"  # writes sample backups: it reads only source's formats, and only the CLI uses it
 

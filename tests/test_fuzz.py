@@ -29,8 +29,7 @@ from backupfs.demo.writer import PayloadSpec, write_backup
 from backupfs.index.paths import (
     MAX_PATH_BYTES,
     NAME_MAX,
-    OTHER_DATA,
-    OTHER_DATA_ESCAPED,
+    OWN_FOLDERS,
     safe_component,
     safe_link_target,
     safe_path,
@@ -352,7 +351,7 @@ def test_safe_path_gives_valid_components_within_path_max(domain: str, relative_
         parts = safe_path(domain, relative_path)
     assert all(_valid_component(part) for part in parts), parts
     assert len("/".join(parts).encode("utf-8", "surrogateescape")) <= MAX_PATH_BYTES
-    assert parts[0] == (OTHER_DATA_ESCAPED if domain == OTHER_DATA else safe_component(domain))
+    assert parts[0] == OWN_FOLDERS.get(domain, safe_component(domain))
     assert safe_path(domain, relative_path) == parts  # the same row is always shown at the same place
 
 

@@ -2,24 +2,25 @@
 
 A content kind is a small class with ``claims(node)`` and ``open(node)``; :class:`Contents`
 asks them in the order of :attr:`Contents.kinds` and the first that claims a node and
-opens it serves it (an ``open`` that gives None passes the node on). Today's kinds: a
-notice (text the index holds), a database with its ``-wal`` merged, a payload as it is.
-A decrypted payload or a rendered view is one more class in that order.
+opens it serves it (an ``open`` that gives None passes the node on). Today's kinds: a file
+of the readable folder (rendered on open), a notice (text the index holds), a database
+with its ``-wal`` merged, a payload as it is. A decrypted payload is one more class.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from pathlib import Path
 from typing import Protocol
 
 from backupfs.content.database import DatabaseContent
 from backupfs.content.memo import Memo
 from backupfs.content.notice import NoticeContent
 from backupfs.content.payload import PayloadContent
+from backupfs.content.rendered import RenderedContent
 from backupfs.index.manifest_rows import ManifestMetadata
 from backupfs.index.schema import Node
+from backupfs.index.store import Index
 from backupfs.source.payloads import UNSTATED
 from backupfs.source.sqlite_view import Reader
 
@@ -37,12 +38,13 @@ class ContentKind(Protocol):
 class Contents:
     """Opens and measures the content of index nodes; shared by all FUSE threads."""
 
-    def __init__(self, roots: list[Path], manifests: list[Path | None] | None = None) -> None:
-        self._manifest = ManifestMetadata(manifests or [None] * len(roots))
+    def __init__(self, index: Index) -> None:
+        self._manifest = ManifestMetadata(index.manifests)
         self._recorded: Memo[tuple[int, int, int | None]] = Memo(_ROWS_KEPT)
-        self.payloads = PayloadContent(roots)
-        self.databases = DatabaseContent(roots)
-        self.kinds: tuple[ContentKind, ...] = (NoticeContent(), self.databases, self.payloads)
+        self.rendered = RenderedContent(index)
+        self.payloads = PayloadContent(index.roots)
+        self.databases = DatabaseContent(index.roots)
+        self.kinds: tuple[ContentKind, ...] = (self.rendered, NoticeContent(), self.databases, self.payloads)
 
     def resolved(self, node: Node) -> Node:
         """``node`` with the metadata its Manifest.db row holds, when the index left it there."""
@@ -64,7 +66,11 @@ class Contents:
         return self.payloads.stat(node)
 
     def stat(self, node: Node) -> tuple[int, int]:
-        """``(size, mtime_ns)`` as the mount shows them: a merged database has its own size."""
+        """``(size, mtime_ns)`` as the mount shows them: rendered files and merged databases have their own size."""
+        if self.rendered.claims(node):
+            return self.rendered.size(node), node.mtime_ns
+        if node.source is None:  # a notice: the index holds its text, and its size
+            return node.size, node.mtime_ns
         size, mtime_ns = self.payloads.stat(node)
         if not self.databases.claims(node):
             return size, mtime_ns

@@ -20,8 +20,10 @@ import time
 from typing import Protocol
 
 from backupfs.content.contents import Contents
+from backupfs.index.paths import OTHER_DATA
 from backupfs.index.schema import Node
 from backupfs.index.store import Index
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.manifest.records import Kind
 from backupfs.source.mounttable import XATTR_BACKUP
 from backupfs.source.sqlite_view import Reader
@@ -49,7 +51,7 @@ class Completion(Protocol):
     """Completes the index while the mount serves (see :class:`backupfs.index.complete.Completion`)."""
 
     def run(self, step: str) -> None:
-        """Run "typing" (place the pending folders' payloads) or "attributes" (fill sizes and metadata)."""
+        """Run "readable" (fill the readable folders), "typing" (fill other-data) or "attributes" (sizes, metadata)."""
 
     def stop(self) -> None:
         """Drop what is running; run nothing more."""
@@ -64,13 +66,11 @@ class MountSource:
 
     def __init__(self, index: Index, completion: Completion | None = None) -> None:
         self.index = index
-        self.contents = Contents(index.roots, index.manifests)
+        self.contents = Contents(index)
         self._completion = completion
-        self._pending = [f"{folder}/" for folder in index.pending_dirs]
-        self._settled = threading.Event()
-        self._pending_failed = False
-        if not self._pending:
-            self._settled.set()
+        # Each folder still to be filled, until the step that fills it is done.
+        self._pending = {f"{folder}/": threading.Event() for folder in index.pending_dirs}
+        self._failed: set[str] = set()
         self._uid = os.getuid()
         self._gid = os.getgid()
         self._mounted_ns = time.time_ns()
@@ -79,7 +79,7 @@ class MountSource:
 
     def start_completion(self) -> None:
         """Complete, in the background, what the index left pending or to be read later."""
-        if not self._settled.is_set() or self._completion is not None:
+        if self._pending or self._completion is not None:
             threading.Thread(target=self._complete, name="backupfs-completion", daemon=True).start()
 
     def stop_completion(self) -> None:
@@ -88,17 +88,22 @@ class MountSource:
             self._completion.stop()
 
     def _complete(self) -> None:
-        if not self._settled.is_set():
+        """Run the steps of the completion in order: each releases the folders it fills."""
+        for step, fills in (("readable", READABLE_FOLDER), ("typing", OTHER_DATA)):
+            folders = [folder for folder in self._pending if folder.rstrip("/").rpartition("/")[2] == fills]
+            if not folders:
+                continue
             try:
                 if self._completion is None:
                     raise RuntimeError("the index has pending folders and nothing to complete them")
-                self._completion.run("typing")
+                self._completion.run(step)
                 self.index.refresh()
-            except Exception as exc:  # the mount stays up; the pending folders answer EIO
-                log.error("cannot complete %s: %s", ", ".join(self._pending), exc)
-                self._pending_failed = True
+            except Exception as exc:  # the mount stays up; these folders answer EIO
+                log.error("cannot complete %s: %s", ", ".join(folders), exc)
+                self._failed.update(folders)
             finally:
-                self._settled.set()
+                for folder in folders:
+                    self._pending[folder].set()
         # Most mounts reuse a completed index: one count here spares them starting a process.
         if self._completion is not None and self.index.unread_count():
             try:
@@ -113,12 +118,11 @@ class MountSource:
         Answering early would be wrong and cached by the kernel for a day (a missing
         file, a short listing), so such requests wait; everything else is served meanwhile.
         """
-        if self._settled.is_set() and not self._pending_failed:
-            return
-        if any(path.startswith(folder) for folder in self._pending):
-            self._settled.wait()
-            if self._pending_failed:
-                raise _error(errno.EIO)
+        for folder, filled in self._pending.items():
+            if path.startswith(folder):
+                filled.wait()
+                if folder in self._failed:
+                    raise _error(errno.EIO)
 
     # -- nodes ---------------------------------------------------------------------------
 

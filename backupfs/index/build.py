@@ -34,6 +34,7 @@ from backupfs.index.cache import catalog_stamp, index_file, signature
 from backupfs.index.complete import complete_index
 from backupfs.index.notices import ENCRYPTED_NO_INDEX_TEXT, notice_node
 from backupfs.index.paths import OTHER_DATA, folder_node, named_nodes, safe_component
+from backupfs.index.readable import remove_copies
 from backupfs.index.schema import FORMAT_VERSION, Node
 from backupfs.index.sorting import CHUNK
 from backupfs.index.stats import BackupStats, PhaseClock
@@ -51,6 +52,7 @@ from backupfs.naming.prove import (
     name_payloads,
 )
 from backupfs.progress import Progress
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.discover import Backup, find_backups, sibling_backups
 from backupfs.source.manifest.db import read_manifest_db, read_manifest_names
 from backupfs.source.manifest.mbdb import read_manifest_mbdb
@@ -217,6 +219,7 @@ def build_index(
 
     copies = [path.with_name(path.name.replace(".index.sqlite", f".manifest-{number}.sqlite")) for number in range(len(backups))]
     prefixes = _prefixes(backups)
+    remove_copies(path)  # copies of the databases a previous index read, perhaps changed since
     try:
         with write_errors(path), new_index(path) as conn:
             create_tables(conn, [b.root for b in backups], prefixes, [None] * len(backups))
@@ -227,7 +230,10 @@ def build_index(
                     conn, tree, number, backup, prefix, copies[number], other_indexes[number], catalog, show_progress
                 )
                 stats.append(backup_stats.as_meta())
-                if unnamed:  # typed later (complete.type_unnamed), which lists them again
+                # Filled later (index.complete): the readable folder from the named databases,
+                # other-data by typing the unnamed payloads, which it lists again.
+                pending_dirs.append("/".join((*prefix, READABLE_FOLDER)))
+                if unnamed:
                     pending_dirs.append("/".join((*prefix, OTHER_DATA)))
             tree.finish()
             set_meta(conn, {"signature": expected, "backups": stats, "format_version": FORMAT_VERSION,
@@ -300,6 +306,7 @@ def _place_backup(
     unnamed = len(payload_ids) - named
     tree.add([folder_node(prefix)] if prefix else [])
     tree.add([folder_node(prefix + (OTHER_DATA,))] if unnamed else [])
+    tree.add([folder_node(prefix + (READABLE_FOLDER,))])
     if backup.info.encrypted and state.state != "intact":
         tree.add([notice_node(prefix, ENCRYPTED_NO_INDEX_TEXT)])
     clock.lap("place")

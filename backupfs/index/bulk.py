@@ -22,7 +22,7 @@ import sqlite3
 import stat
 from collections.abc import Callable
 
-from backupfs.index.paths import OTHER_DATA
+from backupfs.index.paths import OWN_FOLDERS
 from backupfs.index.schema import Node
 from backupfs.naming.prove import Name, Origin
 from backupfs.source.manifest.records import Kind
@@ -55,7 +55,7 @@ def plain_domains(conn: sqlite3.Connection, schema: str) -> str:
         [
             d
             for d in domains
-            if d not in ("", ".", "..", OTHER_DATA) and "/" not in d and not _CONTROL.search(d)
+            if d not in ("", ".", "..", *OWN_FOLDERS) and "/" not in d and not _CONTROL.search(d)
             and len(d.encode("utf-8", "surrogateescape")) <= _NAME_MAX
         ]
     )

@@ -22,6 +22,7 @@ While it works, the child says how far it is in a status file beside the index
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -37,13 +38,16 @@ from pathlib import Path
 from backupfs.errors import BackupfsError
 from backupfs.index.manifest_rows import row_attributes
 from backupfs.index.paths import OTHER_DATA, unnamed_nodes
+from backupfs.index.readable import IndexBackup, copies_folder, readable_nodes, render
 from backupfs.index.schema import Node
 from backupfs.index.sorting import CHUNK, READERS, typed_chunks
 from backupfs.index.stats import PhaseClock
-from backupfs.index.store import Index
+from backupfs.index.store import Index, find_named
 from backupfs.index.tree import TreeWriter
 from backupfs.index.writing import WRITING, new_index, set_meta, write_errors
 from backupfs.progress import Progress, Status, StatusFile, close_all, read_status
+from backupfs.readable.base import READABLE_FOLDER
+from backupfs.readable.registry import RENDERERS
 from backupfs.source.manifest.records import Kind
 from backupfs.source.payloads import UNSTATED, Payload, list_payloads, shown_size
 from backupfs.source.sqlite import readonly_uri
@@ -55,12 +59,8 @@ _STOP_SECONDS = 5.0
 
 def complete_index(path: Path, show_progress: bool | None = None) -> None:
     """Leave nothing pending or lazily read in the index at ``path``."""
-    index = Index(path)
-    pending = bool(index.pending_dirs)
-    index.close()
-    if pending:
-        type_unnamed(path, show_progress)
-    fill_attributes(path, show_progress)
+    for step in STEP_ORDER:
+        STEPS[step](path, show_progress)
 
 
 def completion_status_path(index_path: Path) -> Path:
@@ -103,6 +103,8 @@ def type_unnamed(path: Path, show_progress: bool | None = None, status: StatusFi
         counts: list[Counter[str]] = [Counter() for _ in roots]
         clock = PhaseClock()
         todo = unnamed_payloads(index)
+        if not todo:
+            return
 
         def nodes(bar: Progress) -> Iterator[Node]:
             placed_folders: set[str] = set()
@@ -131,10 +133,11 @@ def type_unnamed(path: Path, show_progress: bool | None = None, status: StatusFi
         # A new file from a copy: readers of the old one keep reading it, and Index.refresh
         # moves them over.
         total = sum(len(unnamed) for _, unnamed in todo)
-        with Progress(TYPING, total, show=show_progress, status=status) as bar:
-            with write_errors(path), new_index(path, start_from=path) as conn:
-                TreeWriter(conn).add(nodes(bar))
-                set_meta(conn, {**meta(), "pending_dirs": []})
+        with Progress(TYPING, total, show=show_progress, status=status) as bar, write_errors(path), \
+                new_index(path, start_from=path) as conn:
+            TreeWriter(conn).add(nodes(bar))
+            typed = {"/".join((*prefixes[number], OTHER_DATA)) for number, _ in todo}
+            set_meta(conn, {**meta(), "pending_dirs": [d for d in index.pending_dirs if d not in typed]})
     finally:
         index.close()
 
@@ -179,6 +182,7 @@ def fill_attributes(path: Path, show_progress: bool | None = None, status: Statu
             "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
         )
         _fill_view_sizes(conn, roots, phase)
+        _fill_rendered_sizes(conn, path, phase)
     for manifest in manifests:
         if manifest is not None:
             manifest.unlink(missing_ok=True)
@@ -262,7 +266,60 @@ def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], phase: Callabl
     conn.executemany("UPDATE nodes SET view_size=? WHERE depth=? AND path=?", sizes)
 
 
-STEPS: dict[str, Callable[..., None]] = {"typing": type_unnamed, "attributes": fill_attributes}
+def _fill_rendered_sizes(conn: sqlite3.Connection, path: Path, phase: Callable[[str, int], Progress]) -> None:
+    """The size of each file of the readable folder: rendering it once is the only way to know."""
+    rows = conn.execute("SELECT depth, path FROM nodes WHERE view IS NOT NULL AND size=?", (UNSTATED,)).fetchall()
+    if not rows:
+        return
+    index = Index(path)  # the file being completed, as it was: renderers look names up in it
+    try:
+        sizes = []
+        with phase("Measuring your data", len(rows)) as bar:
+            for depth, node_path in rows:
+                node = index.lookup(node_path.decode("utf-8", "surrogateescape"))
+                if node is not None:
+                    sizes.append((len(render(index, node)), depth, node_path))
+                bar.advance()
+    finally:
+        index.close()
+    conn.executemany("UPDATE nodes SET size=? WHERE depth=? AND path=?", sizes)
+
+
+def plan_readable(path: Path, show_progress: bool | None = None, status: StatusFile | None = None) -> None:
+    """Fill each backup's pending readable folder from its named databases (see :mod:`backupfs.index.readable`)."""
+    index = Index(path)
+    try:
+        folders = {"/".join((*prefix, READABLE_FOLDER)): number for number, prefix in enumerate(index.prefixes)}
+        todo = [number for folder, number in folders.items() if folder in index.pending_dirs]
+        if not todo:
+            return
+        stats = index.backup_stats
+        with Progress("Reading your data", len(todo) * len(RENDERERS), unit=None, show=show_progress,
+                      status=status) as bar, write_errors(path), new_index(path, start_from=path) as conn:
+            # Renderers find databases and files by name: planning here, and rendering in the mount.
+            conn.execute("CREATE INDEX IF NOT EXISTS nodes_by_real_name ON nodes(real_name)")
+            tree = TreeWriter(conn)
+            for number in todo:
+                home = "/".join((*index.prefixes[number], READABLE_FOLDER))
+                backup = IndexBackup(
+                    functools.partial(find_named, conn, number, outside=home), index.roots[number],
+                    index.prefixes[number], copies_folder(path, number),
+                )
+                nodes, stats[number].readable = readable_nodes(
+                    backup, number, index.prefixes[number], bool(stats[number].encrypted), bar.advance
+                )
+                tree.add(nodes)
+            tree.finish()
+            done = {folder for folder, number in folders.items() if number in todo}
+            set_meta(conn, {"backups": [backup_stats.as_meta() for backup_stats in stats],
+                            "pending_dirs": [d for d in index.pending_dirs if d not in done]})
+    finally:
+        index.close()
+
+
+# Your data first (quick, and what people came for), then other-data, then what can wait.
+STEP_ORDER = ("readable", "typing", "attributes")
+STEPS: dict[str, Callable[..., None]] = {"readable": plan_readable, "typing": type_unnamed, "attributes": fill_attributes}
 
 
 class Completion:

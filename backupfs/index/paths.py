@@ -3,8 +3,9 @@
 Rules, so that every payload stays reachable and nothing resolves outside the mount:
 
 * a named file sits at ``<Domain>/<relativePath>``; every other payload at
-  ``other-data/<type folder>/<fileid>.<ext>``, and a domain that is itself called
-  ``other-data`` is shown as ``%6Fther-data`` so the two never mix;
+  ``other-data/<type folder>/<fileid>.<ext>``; the readable folder (``0 Your data``) sits
+  beside them; a domain called like either is shown as ``%6Fther-data`` or ``%30 Your data``
+  so that they never mix;
 * names from an index are made safe, one component at a time (:func:`safe_path`):
 
   - in a relative path, empty and ``.`` components are dropped (``a//./b`` and ``/a/b``
@@ -47,6 +48,7 @@ from collections.abc import Iterable, Mapping
 
 from backupfs.index.schema import Node
 from backupfs.naming.prove import Name, Origin
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.sniff import FileType
 from backupfs.source.manifest.records import Kind, ManifestRecord
 from backupfs.source.payloads import UNSTATED, Payload
@@ -59,7 +61,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ALWAYS_SHORT = 255 // 4
 
 OTHER_DATA = "other-data"
-OTHER_DATA_ESCAPED = "%6Fther-data"
+# Folders the mount adds beside the domains, and how a domain of the same name is shown instead.
+OWN_FOLDERS = {OTHER_DATA: "%6Fther-data", READABLE_FOLDER: "%30 Your data"}
 RAW_SUFFIX = ".raw"
 NAME_MAX = 255
 MAX_PATH_BYTES = 3072
@@ -83,12 +86,12 @@ def safe_component(name: str) -> str:
 
 
 def safe_path(domain: str, relative_path: str) -> tuple[str, ...]:
-    """The mount path of a named file; a domain called ``other-data`` is shown escaped.
+    """The mount path of a named file; a domain called like a folder the mount adds is shown escaped.
 
-    Escaping that one domain name keeps named files out of the unnamed files' folder, so
-    unnamed payloads can be placed later without a clash check.
+    Escaping those domain names keeps named files out of the unnamed files' folder and the
+    readable folder, so both can be filled later without a clash check.
     """
-    head = OTHER_DATA_ESCAPED if domain == OTHER_DATA else safe_component(domain)
+    head = OWN_FOLDERS.get(domain) or safe_component(domain)
     if not relative_path:
         return (head,)
     short = len(relative_path) <= _ALWAYS_SHORT or (len(relative_path) <= NAME_MAX and relative_path.isascii())

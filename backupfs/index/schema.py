@@ -19,7 +19,7 @@ from operator import attrgetter
 
 from backupfs.source.manifest.records import Kind
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 FORMAT_CHANGES = {
     1: "a persistent index of the mount's tree in the user's cache folder",
     2: "names harvested from the backup's own databases",
@@ -30,6 +30,7 @@ FORMAT_CHANGES = {
     7: "view_size: the size of a database shown merged with its -wal",
     8: "names made safe by the rules of index.paths (escapes, length limits, link targets)",
     9: "meta of each backup holds unnamed_to_type, the files still to be sorted by type",
+    10: "view: a file of the readable folder rendered on open (renderer and key); real_name indexed",
 }
 
 SCHEMA = """
@@ -53,6 +54,7 @@ CREATE TABLE nodes(
     file_type TEXT,
     manifest_row INTEGER,
     view_size INTEGER,
+    view TEXT,
     PRIMARY KEY(depth, path)
 ) WITHOUT ROWID;
 """
@@ -81,6 +83,7 @@ class Node:
     file_type: str | None = None  # sniffed "folder/ext" of an unnamed payload
     manifest_row: int | None = None  # its row in the Manifest.db copy while its metadata is read lazily
     view_size: int | None = None  # size of a database shown merged with its -wal, once worked out
+    view: str | None = None  # a rendered file of the readable folder: "<renderer folder>/<key>"
 
     @property
     def depth(self) -> int:

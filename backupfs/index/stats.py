@@ -48,6 +48,7 @@ class BackupStats:
     unnamed: dict[str, int] = field(default_factory=dict)  # by type folder, once sorted
     unnamed_to_type: int = 0  # files still to be sorted by type
     seconds: dict[str, float] = field(default_factory=dict)  # by phase of the build
+    readable: dict[str, str] = field(default_factory=dict)  # folder of the readable folder -> what it holds
 
     def as_meta(self) -> dict[str, Any]:
         return asdict(self)

@@ -101,6 +101,12 @@ class Index:
             row = conn.execute(query, (depth_of(path), encode(path))).fetchone()
         return None if row is None else row_node(row)
 
+    def named(self, backup: int, real_name: str, outside: str) -> Node | None:
+        """The file of ``backup`` named ``real_name`` ("domain/relativePath") that is not in the
+        folder ``outside``, the first copy when there are several."""
+        with self._connection() as conn:
+            return find_named(conn, backup, real_name, outside)
+
     @staticmethod
     def _children(path: str, after: str | None = None) -> tuple[str, tuple[int | bytes, ...]]:
         """The WHERE clause selecting the entries directly inside folder ``path``, and its values.
@@ -175,3 +181,14 @@ class Index:
             except queue.Empty:
                 return
             conn.close()
+
+
+def find_named(conn: sqlite3.Connection, backup: int, real_name: str, outside: str) -> Node | None:
+    """:meth:`Index.named` on an open connection (also one writing a new index)."""
+    inside = encode(f"{outside}/")
+    row = conn.execute(
+        f"SELECT {_SELECT} FROM nodes WHERE real_name=? AND backup=? AND kind=1 AND substr(path, 1, ?) != ? "
+        "ORDER BY depth, path LIMIT 1",
+        (encode(real_name), backup, len(inside), inside),
+    ).fetchone()
+    return None if row is None else row_node(row)

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.mounttable import is_mounted
 from tests.conftest import completion_processes, run_cli, run_on_terminal
 
@@ -98,7 +99,7 @@ def test_mount_in_the_foreground_says_how_to_stop_and_shows_the_sorting(
             run_cli("unmount", mnt)
     assert code == 0, output
     assert f"Mounted on {mnt}. Press Ctrl-C here to unmount it (or run '" in output
-    assert "50,000 files without a proven name are being sorted by type in the background" in output
+    assert "50,000 files without a proven name are being sorted by type into other-data/" in output
     assert_ends_at_100_percent(output, SORTING)
     assert output.endswith(f"\rUnmounted {mnt}.\r\n"), output[-400:]
     assert not is_mounted(mnt) and "Traceback" not in output
@@ -136,6 +137,7 @@ def test_info_on_a_mounted_backup_says_how_far_the_sorting_is(
 def test_a_mount_in_the_background_says_other_data_is_being_sorted(many_unnamed: Path, mount) -> None:
     mount(many_unnamed)
     assert (
-        "50,000 files without a proven name are being sorted by type in the background; other-data/ opens once "
-        f"that is done ('{sys.executable} -m backupfs info {many_unnamed}' says how far it is)."
+        f"Your data in readable form ({READABLE_FOLDER}/: messages, contacts, notes...) is being prepared in the "
+        "background, and 50,000 files without a proven name are being sorted by type into other-data/; each folder "
+        f"opens once it is ready ('{sys.executable} -m backupfs info {many_unnamed}' says how far it is)."
     ) in mount.said

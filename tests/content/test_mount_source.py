@@ -12,6 +12,7 @@ from backupfs.content.database import DatabaseContent
 from backupfs.content.mount_source import STAT_FIELDS, XATTR_FILEID, MountSource
 from backupfs.content.notice import NoticeContent
 from backupfs.content.payload import PayloadContent
+from backupfs.content.rendered import RenderedContent
 from backupfs.index.build import build_index
 from backupfs.source.discover import find_backups
 from backupfs.source.manifest.records import file_id
@@ -32,11 +33,11 @@ def errno_of(call) -> int:
 
 def test_each_kind_of_content_serves_its_nodes(mounted: MountSource) -> None:
     kinds = mounted.contents.kinds
-    assert [type(kind) for kind in kinds] == [NoticeContent, DatabaseContent, PayloadContent]
+    assert [type(kind) for kind in kinds] == [RenderedContent, NoticeContent, DatabaseContent, PayloadContent]
     sms = mounted.node("HomeDomain/Library/SMS/sms.db")
-    assert sms.wal_source is not None and kinds[1].claims(sms)
+    assert sms.wal_source is not None and kinds[2].claims(sms)
     merged = mounted.open(sms)
-    payload = kinds[2].open(sms)  # the database alone, as the payload holds it
+    payload = kinds[3].open(sms)  # the database alone, as the payload holds it
     assert merged.read(16, 0) == b"SQLite format 3\x00" and merged.read(1, 18) == b"\x01"  # rollback mode
     assert mounted.attributes(sms)[STAT_FIELDS.index("st_size")] >= payload.size
 

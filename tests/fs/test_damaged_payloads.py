@@ -32,10 +32,11 @@ from urllib.parse import quote
 import pytest
 
 from backupfs.demo.writer import PayloadSpec, default_plists, write_backup
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.manifest.records import Kind, file_id
 from backupfs.source.mounttable import is_mounted
 from tests.backups import age_atimes, build, fingerprint, standard_specs
-from tests.conftest import run_cli, within
+from tests.conftest import run_cli, walk_outside_readable, within
 
 STEP_TIMEOUT = 30.0  # any single step on the mount; a healthy one takes well under a second
 PROMPT_MOUNT = 20.0  # a mount whose source holds FIFOs and sockets must be up this fast
@@ -87,7 +88,7 @@ def by_file_id(mnt: Path) -> dict[str, Path]:
 
     def walk() -> dict[str, Path]:
         shown: dict[str, Path] = {}
-        for dirpath, _, filenames in os.walk(mnt):
+        for dirpath, _, filenames in walk_outside_readable(mnt):
             for name in filenames:
                 path = Path(dirpath) / name
                 if path.is_symlink():
@@ -386,6 +387,8 @@ def test_a_whole_session_changes_nothing_in_or_beside_the_source(tmp_path, mount
     mnt = mount(root)
     listing = within(STEP_TIMEOUT, what="walking the mount", action=lambda: list(os.walk(mnt)))
     files = [Path(d) / f for d, _, names in listing for f in names]
+    rendered = [path for path in files if READABLE_FOLDER in path.parts and path.suffix in (".html", ".vcf", ".csv")]
+    assert rendered, "the session must render the readable folder's files too"
     databases = 0
     for path in files:
         within(STEP_TIMEOUT, what=f"stat {path}", action=lambda: (os.lstat(path), os.listxattr(path, follow_symlinks=False)))

@@ -25,7 +25,7 @@ from backupfs.demo.writer import PayloadSpec
 from backupfs.index.paths import MAX_PATH_BYTES, NAME_MAX, TOO_LONG
 from backupfs.source.manifest.records import Kind, file_id
 from tests.backups import age_atimes, build, fingerprint, standard_specs
-from tests.conftest import run_cli
+from tests.conftest import run_cli, walk_outside_readable
 
 HOME = "HomeDomain"
 _CONTROL_BYTES = set(range(0x20)) | {0x7F}
@@ -43,7 +43,7 @@ def served(mnt: Path) -> dict[str, bytes]:
     def fail(exc: OSError) -> None:
         raise exc
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=fail):
+    for dirpath, dirnames, filenames in walk_outside_readable(root, onerror=fail):
         for name in dirnames + filenames:
             assert name not in (b"", b".", b"..") and b"/" not in name, name
             assert not _CONTROL_BYTES & set(name) and len(name) <= NAME_MAX, name

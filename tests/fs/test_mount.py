@@ -17,6 +17,7 @@ import pytest
 
 from backupfs.index.store import Index
 from backupfs.naming.catalog import Catalog
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.manifest.records import Kind, file_id
 from tests.backups import (
     DIARY,
@@ -28,7 +29,7 @@ from tests.backups import (
     roundtrip_specs,
     standard_specs,
 )
-from tests.conftest import run_cli
+from tests.conftest import run_cli, walk_outside_readable
 
 
 def mounted_path(mnt: Path, domain: str, relative_path: str) -> Path:
@@ -43,7 +44,7 @@ def xattr(path: Path, name: str) -> str:
 
 
 def all_files(mnt: Path) -> list[Path]:
-    return [Path(d) / f for d, _, files in os.walk(mnt) for f in files]
+    return [Path(d) / f for d, _, files in walk_outside_readable(mnt) for f in files]
 
 
 def open_ro(path: Path) -> sqlite3.Connection:
@@ -213,7 +214,9 @@ def test_source_is_unchanged_by_a_whole_session(tmp_path, mount):
     for source in (backup.root, sms.root):
         run_cli("info", source)
         mnt = mount(source)
-        for path in all_files(mnt):
+        everything = [Path(d) / f for d, _, files in os.walk(mnt) for f in files]  # the readable folder too
+        assert any(READABLE_FOLDER in path.parts and path.suffix == ".html" for path in everything)
+        for path in everything:
             if not path.is_symlink():
                 path.read_bytes()
         for database in mnt.rglob("*.db"):
@@ -307,7 +310,7 @@ def _settled_index(index_dir: Path) -> tuple[list[Path], int]:
     """The index files once the mount's background completion has finished with them."""
     for _ in range(100):
         files = sorted(index_dir.iterdir())
-        if len(files) == 1:
+        if len(files) == 2:  # the index, and the copies of the databases its readable folder reads
             index = Index(files[0])
             done = not index.pending_dirs and index.unread_count() == 0
             index.close()

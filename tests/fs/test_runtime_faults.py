@@ -31,7 +31,7 @@ from backupfs.index.store import Index
 from backupfs.source.manifest.records import file_id
 from backupfs.source.mounttable import is_mounted
 from tests.backups import BuiltBackup, build, fingerprint, standard_specs
-from tests.conftest import alive, completion_processes, run_cli, within
+from tests.conftest import alive, completion_processes, run_cli, walk_outside_readable, within
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 XATTR_FILEID = "user.backupfs.fileid"
@@ -93,7 +93,7 @@ def read_outcome(path: Path) -> bytes | int:
 def tree(mnt: Path) -> dict[str, tuple[int, int, int, str | None]]:
     """Every entry under ``mnt``: file type, size, mtime, and the fileid xattr of files."""
     entries: dict[str, tuple[int, int, int, str | None]] = {}
-    for folder, dirs, files in os.walk(mnt):
+    for folder, dirs, files in walk_outside_readable(mnt):
         for name in dirs + files:
             path = os.path.join(folder, name)
             st = os.lstat(path)

@@ -22,6 +22,7 @@ from backupfs.fs.operations import BackupFS
 from backupfs.index.build import build_index, build_index_apart
 from backupfs.index.complete import type_unnamed, unnamed_payloads
 from backupfs.index.store import Index
+from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.discover import find_backups
 from backupfs.source.manifest.records import file_id
 
@@ -50,7 +51,7 @@ def pending_index(tmp_path: Path) -> tuple[Path, Index]:
 
 def test_a_new_index_leaves_unnamed_payloads_pending(pending_index: tuple[Path, Index]) -> None:
     _, index = pending_index
-    assert index.pending_dirs == ["other-data"]
+    assert index.pending_dirs == [READABLE_FOLDER, "other-data"]
     unnamed = {p.file_id for _, payloads in unnamed_payloads(index) for p in payloads}
     assert file_id(UNNAMEABLE_APP, "Documents/store/ab12.db") in unnamed
     assert file_id("HomeDomain", "Library/SMS/sms.db") not in unnamed  # named: placed already
@@ -84,7 +85,7 @@ def test_named_files_are_served_while_other_data_waits_for_typing(pending_index:
     assert "databases" in listed
     db = f"/other-data/databases/{file_id(UNNAMEABLE_APP, 'Documents/store/ab12.db')}.sqlite"
     assert fs.getattr(db)["st_size"] > 0
-    assert index.pending_dirs == [] and unnamed_payloads(index) == []
+    assert index.pending_dirs == [READABLE_FOLDER] and unnamed_payloads(index) == []  # typing alone
 
 
 def test_a_failure_to_type_answers_eio_and_keeps_the_rest(pending_index: tuple[Path, Index]) -> None:
@@ -139,7 +140,7 @@ def test_an_index_built_apart_comes_back_ready_or_as_one_clear_error(tmp_path: P
     source = tmp_path / "backup"
     build(source, index="none")
     index = build_index_apart(find_backups(source), tmp_path / "cache", show_progress=False, complete_later=True)
-    assert index.pending_dirs == ["other-data"] and index.lookup("HomeDomain/Library/SMS/sms.db") is not None
+    assert index.pending_dirs == [READABLE_FOLDER, "other-data"] and index.lookup("HomeDomain/Library/SMS/sms.db") is not None
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")
     with pytest.raises(BackupfsError, match="cannot create the index folder .* --index-dir"):

@@ -1,0 +1,38 @@
+"""A file of the readable folder: rendered from the backup's databases when it is opened.
+
+Rendering a long conversation takes a moment, and one open leads to many reads, so the
+last few pages rendered are kept, within a bound: a handful of entries, each as large as
+its page (a conversation of 20,000 messages is a few megabytes).
+"""
+
+from __future__ import annotations
+
+from backupfs.content.memo import Memo
+from backupfs.content.notice import TextReader
+from backupfs.index.readable import render
+from backupfs.index.schema import Node
+from backupfs.index.store import Index
+from backupfs.source.payloads import UNSTATED
+
+_PAGES_KEPT = 8
+
+
+class RenderedContent:
+    """Nodes with a ``view``: a renderer and a key (see :mod:`backupfs.index.readable`)."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+        self._pages: Memo[bytes] = Memo(_PAGES_KEPT)
+
+    def claims(self, node: Node) -> bool:
+        return node.view is not None
+
+    def open(self, node: Node) -> TextReader:
+        return TextReader(self._page(node))
+
+    def size(self, node: Node) -> int:
+        """Measured in the background once the index is completed; until then, rendered to know."""
+        return node.size if node.size != UNSTATED else len(self._page(node))
+
+    def _page(self, node: Node) -> bytes:
+        return self._pages.get((node.backup, node.view), lambda: render(self._index, node))

@@ -1,0 +1,247 @@
+"""The readable folder of each backup: planned from its databases by the renderers, rendered on open.
+
+Planning runs as a step of the completion (see :mod:`backupfs.index.complete`): each
+renderer lists its files, which become nodes under ``<backup>/0 Your data/<folder>/``:
+a file rendered on open (its ``view`` says by which renderer, with which key), or the
+backup's own file under a human name (the same payload, never a copy). A renderer that
+cannot read its database gives a short text saying so instead; the mount goes on. Sizes
+are measured in the background afterwards (:func:`rendered_size`), and until then asked
+for on first use.
+
+Renderers read the backup through :class:`IndexBackup`: a database is opened read-only
+on a private copy in the user's cache folder, its ``-wal`` merged in (SQLite never opens
+a file of the source), made once and kept beside the index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import posixpath
+import shutil
+import sqlite3
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from backupfs.index.schema import Node
+from backupfs.index.store import Index
+from backupfs.readable.base import READABLE_FOLDER, Plan, Renderer, lenient_text
+from backupfs.readable.registry import RENDERERS
+from backupfs.source.manifest.records import Kind
+from backupfs.source.payloads import UNSTATED, shown_size
+from backupfs.source.safe_open import SourceFile
+from backupfs.source.sqlite import readonly_uri, snapshot_database
+
+log = logging.getLogger(__name__)
+
+ORIGIN = "readable"
+_FILE_MODE = stat.S_IFREG | 0o444
+_MAX_READ = 64 << 20  # Backup.read serves small files (an image to inline, a plist), not videos
+
+UNREADABLE = """\
+backupfs could not read {what} from this backup ({why}).
+
+The database that holds them is damaged or of a shape backupfs does not know. The
+database itself is still in the mount, at its place under the domain folders, where
+another tool may read more of it; the rest of this folder is not affected.
+"""
+
+EMPTY = """\
+This folder holds your data in readable form: messages, contacts, notes, calendars,
+calls, photos and more, each in its own folder, rendered from the databases of the
+backup.
+
+backupfs found none of those databases under a proven name in this backup, so there is
+nothing to show here. The files it did find are in the other folders of the mount.
+"""
+
+ENCRYPTED = """\
+This backup is encrypted: its databases (messages, contacts, notes...) hold only
+encrypted bytes, so backupfs cannot show them here in readable form.
+"""
+
+Find = Callable[[str], "Node | None"]  # "domain/relativePath" -> the node that shows it, outside the readable folder
+
+
+class IndexBackup:
+    """One backup of an index, as a renderer may read it (the ``Backup`` of :mod:`backupfs.readable.base`)."""
+
+    def __init__(self, find: Find, root: Path, prefix: tuple[str, ...], copies: Path) -> None:
+        self._find = find
+        self._root = root
+        self._home = "/".join((*prefix, READABLE_FOLDER))
+        self._copies = copies
+        self._opened: list[sqlite3.Connection] = []
+        self.newest_read_ns = 0  # the newest mtime of what was read: the date of what is rendered from it
+
+    def payload(self, domain: str, relative_path: str) -> Node | None:
+        """The node that shows that file of the backup, when it has a payload."""
+        node = self._find(f"{domain}/{relative_path}")
+        return node if node is not None and node.source is not None else None
+
+    def stated(self, domain: str, relative_path: str) -> Node | None:
+        """:meth:`payload`, its size and mtime read from the source when the index does not know them yet."""
+        node = self.payload(domain, relative_path)
+        if node is None or (node.size != UNSTATED and node.mtime_ns != UNSTATED):
+            return node
+        try:
+            st = os.lstat(self._root / (node.source or ""))
+        except OSError:
+            return node  # the completion's own stat will say what is wrong with it
+        return dataclasses.replace(node, size=shown_size(st) if node.size == UNSTATED else node.size,
+                                   mtime_ns=st.st_mtime_ns if node.mtime_ns == UNSTATED else node.mtime_ns)
+
+    def _reading(self, domain: str, relative_path: str) -> Node | None:
+        node = self.stated(domain, relative_path)
+        if node is not None:
+            self.newest_read_ns = max(self.newest_read_ns, node.mtime_ns)
+        return node
+
+    def has(self, domain: str, relative_path: str) -> bool:
+        return self.payload(domain, relative_path) is not None
+
+    def read(self, domain: str, relative_path: str) -> bytes | None:
+        node = self._reading(domain, relative_path)
+        if node is None:
+            return None
+        try:
+            payload = SourceFile(node.source or "", self._root)
+            return payload.read(min(payload.size, _MAX_READ), 0)
+        except OSError:
+            return None
+
+    def database(self, domain: str, relative_path: str) -> sqlite3.Connection | None:
+        node = self._reading(domain, relative_path)
+        if node is None:
+            return None
+        copy = self._copies / f"{node.file_id or 'database'}.sqlite"
+        if not copy.exists():
+            self._copies.mkdir(mode=0o700, parents=True, exist_ok=True)  # messages are private
+            aside = copy.with_name(f"{copy.name}.{os.getpid()}.tmp")
+            wal = self._root / node.wal_source if node.wal_source else None
+            try:
+                snapshot_database(self._root / (node.source or ""), aside, wal)
+                os.replace(aside, copy)
+            finally:
+                aside.unlink(missing_ok=True)
+        conn = sqlite3.connect(readonly_uri(copy), uri=True)
+        conn.text_factory = lenient_text
+        self._opened.append(conn)
+        return conn
+
+    def link(self, from_file: str, domain: str, relative_path: str) -> str | None:
+        node = self._find(f"{domain}/{relative_path}")
+        if node is None:
+            return None
+        start = posixpath.dirname(f"{self._home}/{from_file}")
+        return quote(posixpath.relpath(node.path, start), safe="/")
+
+    def close(self) -> None:
+        """Close the databases a renderer opened (renderers need not close them)."""
+        for conn in self._opened:
+            conn.close()
+        self._opened.clear()
+
+
+def copies_folder(index_path: Path, backup: int) -> Path:
+    """Where the private copies of one backup's databases live, beside its index."""
+    return index_path.with_name(f"{index_path.name}.databases-{backup}")
+
+
+def remove_copies(index_path: Path) -> None:
+    """Forget the copies made for an index being replaced: the backup may hold other databases now."""
+    for folder in index_path.parent.glob(f"{index_path.name}.databases-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def renderer_named(folder: str) -> Renderer:
+    return next(renderer for renderer in RENDERERS if renderer.folder == folder)
+
+
+@contextmanager
+def reading(backup: IndexBackup) -> Iterator[IndexBackup]:
+    try:
+        yield backup
+    finally:
+        backup.close()
+
+
+def readable_nodes(
+    backup: IndexBackup, number: int, prefix: tuple[str, ...], encrypted: bool, done: Callable[[], None]
+) -> tuple[list[Node], dict[str, str]]:
+    """The nodes of one backup's readable folder, and what each renderer says of its part.
+
+    ``done()`` is called after each renderer, for a progress bar.
+    """
+    home = (*prefix, READABLE_FOLDER)
+    if encrypted:
+        return [_text_node(home, "About this folder.txt", number, ENCRYPTED)], {}
+    nodes: list[Node] = []
+    summaries: dict[str, str] = {}
+    for renderer in RENDERERS:
+        backup.newest_read_ns = 0
+        with reading(backup):
+            try:
+                plan = renderer.plan(backup)
+            except Exception as exc:  # a damaged or unexpected database: say so, keep the rest
+                log.warning("%s: cannot read %s: %s", "/".join(home), renderer.folder, exc)
+                text = UNREADABLE.format(what=renderer.folder.lower(), why=_reason(exc))
+                nodes.append(_text_node(home, f"{renderer.folder}/Could not be read.txt", number, text))
+                summaries[renderer.folder] = "could not be read"
+                plan = None
+        if plan is not None:
+            nodes += _planned_nodes(plan, renderer, backup, number, home)
+            summaries[renderer.folder] = plan.summary
+        done()
+    if not nodes:
+        nodes.append(_text_node(home, "About this folder.txt", number, EMPTY))
+    return nodes, summaries
+
+
+def _planned_nodes(plan: Plan, renderer: Renderer, backup: IndexBackup, number: int, home: tuple[str, ...]) -> list[Node]:
+    nodes = []
+    for planned in plan.files:
+        path = "/".join((*home, renderer.folder, planned.path))
+        mtime_ns = planned.mtime * 1_000_000_000 if planned.mtime is not None else backup.newest_read_ns
+        if planned.same_as is None:
+            view = f"{renderer.folder}/{planned.key}"
+            nodes.append(Node(path, Kind.FILE, _FILE_MODE, UNSTATED, mtime_ns, number, origin=ORIGIN, view=view))
+            continue
+        shown = backup.stated(*planned.same_as)
+        if shown is None:
+            continue  # listed by the database, absent from the backup
+        nodes.append(Node(
+            path, Kind.FILE, shown.mode, shown.size, shown.mtime_ns if planned.mtime is None else mtime_ns, number, source=shown.source,
+            file_id=shown.file_id, origin=shown.origin, real_name=shown.real_name, manifest_size=shown.manifest_size,
+        ))
+    return nodes
+
+
+def _text_node(home: tuple[str, ...], path: str, number: int, text: str) -> Node:
+    """A notice: a text file whose content the index holds."""
+    return Node("/".join((*home, path)), Kind.FILE, _FILE_MODE, len(text.encode()), 0, number, target=text)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).strip().rstrip(".") or type(exc).__name__
+
+
+def render(index: Index, node: Node) -> bytes:
+    """The bytes of a rendered file of the readable folder; a short explanation when it cannot be rendered."""
+    folder, _, key = (node.view or "").partition("/")
+    prefix = index.prefixes[node.backup]
+    home = "/".join((*prefix, READABLE_FOLDER))
+    backup = IndexBackup(
+        lambda real_name: index.named(node.backup, real_name, home), index.roots[node.backup], prefix,
+        copies_folder(index.path, node.backup),
+    )
+    with reading(backup):
+        try:
+            return renderer_named(folder).render(backup, key)
+        except Exception as exc:  # the database changed or broke since it was planned
+            log.warning("cannot render %s: %s", node.path, exc)
+            return UNREADABLE.format(what=folder.lower(), why=_reason(exc)).encode()
