@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from backupfs.content.contents import Contents
@@ -89,28 +90,37 @@ class MountSource:
 
     def _complete(self) -> None:
         """Run the steps of the completion in order: each releases the folders it fills."""
-        for step, fills in (("readable", READABLE_FOLDER), ("typing", OTHER_DATA)):
-            folders = [folder for folder in self._pending if folder.rstrip("/").rpartition("/")[2] == fills]
-            if not folders:
-                continue
-            try:
-                if self._completion is None:
-                    raise RuntimeError("the index has pending folders and nothing to complete them")
-                self._completion.run(step)
-                self.index.refresh()
-            except Exception as exc:  # the mount stays up; these folders answer EIO
-                log.error("cannot complete %s: %s", ", ".join(folders), exc)
-                self._failed.update(folders)
-            finally:
-                for folder in folders:
-                    self._pending[folder].set()
-        # Most mounts reuse a completed index: one count here spares them starting a process.
-        if self._completion is not None and self.index.unread_count():
-            try:
-                self._completion.run("attributes")
-                self.index.refresh()
-            except Exception as exc:  # nodes keep being completed one by one, as so far
-                log.warning("cannot complete the index: %s", exc)
+        self._fill("readable", READABLE_FOLDER)
+        self._finish("measuring", self.index.unmeasured)
+        self._fill("typing", OTHER_DATA)
+        self._finish("attributes", self.index.unread_count)
+
+    def _fill(self, step: str, folder_name: str) -> None:
+        """Run ``step``, which fills the pending folders called ``folder_name``; then release them."""
+        folders = [folder for folder in self._pending if folder.rstrip("/").rpartition("/")[2] == folder_name]
+        if not folders:
+            return
+        try:
+            if self._completion is None:
+                raise RuntimeError("the index has pending folders and nothing to complete them")
+            self._completion.run(step)
+            self.index.refresh()
+        except Exception as exc:  # the mount stays up; these folders answer EIO
+            log.error("cannot complete %s: %s", ", ".join(folders), exc)
+            self._failed.update(folders)
+        finally:
+            for folder in folders:
+                self._pending[folder].set()
+
+    def _finish(self, step: str, needed: Callable[[], object]) -> None:
+        """Run ``step`` when ``needed()``: most mounts reuse a completed index, and a query spares them a process."""
+        if self._completion is None or not needed():
+            return
+        try:
+            self._completion.run(step)
+            self.index.refresh()
+        except Exception as exc:  # what the step would have written is worked out node by node, as so far
+            log.warning("cannot complete the index (%s): %s", step, exc)
 
     def _wait_for_pending(self, path: str) -> None:
         """Hold a request that reaches into a folder whose content is still being worked out.

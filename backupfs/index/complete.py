@@ -38,7 +38,12 @@ from pathlib import Path
 from backupfs.errors import BackupfsError
 from backupfs.index.manifest_rows import row_attributes
 from backupfs.index.paths import OTHER_DATA, unnamed_nodes
-from backupfs.index.readable import IndexBackup, copies_folder, readable_nodes, render
+from backupfs.index.readable import (
+    IndexBackup,
+    copies_folder,
+    measured_chunks,
+    readable_nodes,
+)
 from backupfs.index.schema import Node
 from backupfs.index.sorting import CHUNK, READERS, typed_chunks
 from backupfs.index.stats import PhaseClock
@@ -182,7 +187,6 @@ def fill_attributes(path: Path, show_progress: bool | None = None, status: Statu
             "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
         )
         _fill_view_sizes(conn, roots, phase)
-        _fill_rendered_sizes(conn, path, phase)
     for manifest in manifests:
         if manifest is not None:
             manifest.unlink(missing_ok=True)
@@ -266,23 +270,27 @@ def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], phase: Callabl
     conn.executemany("UPDATE nodes SET view_size=? WHERE depth=? AND path=?", sizes)
 
 
-def _fill_rendered_sizes(conn: sqlite3.Connection, path: Path, phase: Callable[[str, int], Progress]) -> None:
-    """The size of each file of the readable folder: rendering it once is the only way to know."""
-    rows = conn.execute("SELECT depth, path FROM nodes WHERE view IS NOT NULL AND size=?", (UNSTATED,)).fetchall()
-    if not rows:
-        return
-    index = Index(path)  # the file being completed, as it was: renderers look names up in it
+def measure_rendered(path: Path, show_progress: bool | None = None, status: StatusFile | None = None) -> None:
+    """Write the size of each file of the readable folder into the index: rendering it once is the only way to know.
+
+    A step of its own, right after planning, so that a file manager's sizes come from the
+    index seconds after the mount rather than once other-data is typed; until then the
+    mount renders a file to tell its size. Many files are rendered by a few processes.
+    """
+    index = Index(path)
     try:
-        sizes = []
-        with phase("Measuring your data", len(rows)) as bar:
-            for depth, node_path in rows:
-                node = index.lookup(node_path.decode("utf-8", "surrogateescape"))
-                if node is not None:
-                    sizes.append((len(render(index, node)), depth, node_path))
-                bar.advance()
+        todo = index.unmeasured()
     finally:
         index.close()
-    conn.executemany("UPDATE nodes SET size=? WHERE depth=? AND path=?", sizes)
+    if not todo:
+        return
+    sizes: list[tuple[int, int, bytes]] = []
+    with Progress("Measuring your data", len(todo), show=show_progress, status=status) as bar:
+        for measured in measured_chunks(path, todo):
+            sizes += measured
+            bar.advance(len(measured))
+    with write_errors(path), new_index(path, start_from=path) as conn:
+        conn.executemany("UPDATE nodes SET size=? WHERE depth=? AND path=?", sizes)
 
 
 def plan_readable(path: Path, show_progress: bool | None = None, status: StatusFile | None = None) -> None:
@@ -318,8 +326,10 @@ def plan_readable(path: Path, show_progress: bool | None = None, status: StatusF
 
 
 # Your data first (quick, and what people came for), then other-data, then what can wait.
-STEP_ORDER = ("readable", "typing", "attributes")
-STEPS: dict[str, Callable[..., None]] = {"readable": plan_readable, "typing": type_unnamed, "attributes": fill_attributes}
+STEP_ORDER = ("readable", "measuring", "typing", "attributes")
+STEPS: dict[str, Callable[..., None]] = {
+    "readable": plan_readable, "measuring": measure_rendered, "typing": type_unnamed, "attributes": fill_attributes,
+}
 
 
 class Completion:
@@ -334,7 +344,7 @@ class Completion:
         self._lock = threading.Lock()
 
     def run(self, step: str) -> None:
-        """Run ``step`` ("typing" or "attributes") in a child process and wait for it; one-line error on failure."""
+        """Run ``step`` (one of :data:`STEP_ORDER`) in a child process and wait for it; one-line error on failure."""
         command = [sys.executable, "-m", "backupfs.index.complete", step, str(self.index_path), str(self.mountpoint)]
         if self.show_progress:
             command.append("--progress")

@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
 import posixpath
 import shutil
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from itertools import repeat
 from pathlib import Path
 from urllib.parse import quote
 
-from backupfs.index.schema import Node
+from backupfs.index.schema import Node, encode
+from backupfs.index.sorting import ignore_interrupts
 from backupfs.index.store import Index
 from backupfs.readable.base import READABLE_FOLDER, Plan, Renderer, lenient_text
 from backupfs.readable.registry import RENDERERS
@@ -245,3 +249,42 @@ def render(index: Index, node: Node) -> bytes:
         except Exception as exc:  # the database changed or broke since it was planned
             log.warning("cannot render %s: %s", node.path, exc)
             return UNREADABLE.format(what=folder.lower(), why=_reason(exc)).encode()
+
+
+_MEASURING_PROCESSES = 4
+_MEASURED_AT_A_TIME = 16  # files per task: a long conversation takes a second, most a few milliseconds
+_MEASURED_IN_PROCESSES = 64  # fewer files are rendered here: starting the processes would cost more
+
+
+def measured_chunks(index_path: Path, paths: list[str]) -> Iterator[list[tuple[int, int, bytes]]]:
+    """``(size, depth, path)`` of the rendered files at ``paths``, a few at a time, as they are rendered.
+
+    Rendering is Python-bound, so many files are shared among a few processes (started
+    afresh, not forked: the caller may run threads).
+    """
+    chunks = [paths[start : start + _MEASURED_AT_A_TIME] for start in range(0, len(paths), _MEASURED_AT_A_TIME)]
+    if len(paths) < _MEASURED_IN_PROCESSES:
+        yield from (measure(index_path, chunk) for chunk in chunks)
+        return
+    context = multiprocessing.get_context("spawn")
+    workers = min(_MEASURING_PROCESSES, os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=ignore_interrupts) as pool:
+        try:
+            yield from pool.map(measure, repeat(index_path), chunks)
+        except BaseException:  # stopped: what is not measured yet is not wanted
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
+def measure(index_path: Path, paths: list[str]) -> list[tuple[int, int, bytes]]:
+    """Render the files at ``paths`` of the index at ``index_path`` and say how long each is."""
+    index = Index(index_path)
+    try:
+        measured = []
+        for path in paths:
+            node = index.lookup(path)
+            if node is not None and node.view is not None:
+                measured.append((len(render(index, node)), node.depth, encode(node.path)))
+        return measured
+    finally:
+        index.close()

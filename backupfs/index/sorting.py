@@ -77,7 +77,7 @@ def typed_chunks(
             yield chunk, type_payloads(root, encrypted, chunk)
         return
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(_TYPING_PROCESSES, mp_context=context, initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(_TYPING_PROCESSES, mp_context=context, initializer=ignore_interrupts)
     try:
         yield from zip(chunks, pool.map(type_payloads, repeat(root), repeat(encrypted), chunks))
     except BaseException:  # Ctrl-C, or the caller stopped early: what is not typed yet is not wanted
@@ -86,8 +86,8 @@ def typed_chunks(
     pool.shutdown()
 
 
-def _ignore_interrupts() -> None:
-    """In a typing worker: Ctrl-C is for the process that started it, which ends the workers."""
+def ignore_interrupts() -> None:
+    """In a worker process: Ctrl-C is for the process that started it, which ends the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from backupfs.index.schema import COLUMNS, ROOT, Node, depth_of, encode, row_node
+from backupfs.index.schema import (
+    COLUMNS,
+    ROOT,
+    Node,
+    decode,
+    depth_of,
+    encode,
+    row_node,
+)
 from backupfs.index.stats import BackupStats
 from backupfs.source.payloads import UNSTATED
 from backupfs.source.sqlite import readonly_uri
@@ -73,6 +81,12 @@ class Index:
                 "OR (wal_source IS NOT NULL AND view_size IS NULL)"
             )
             return conn.execute(query, (UNSTATED, UNSTATED)).fetchone()[0]
+
+    def unmeasured(self) -> list[str]:
+        """Files of the readable folder whose size is still to be measured (by rendering them)."""
+        with self._connection() as conn:
+            rows = conn.execute("SELECT path FROM nodes WHERE view IS NOT NULL AND size=?", (UNSTATED,)).fetchall()
+        return [decode(path) or "" for (path,) in rows]
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
