@@ -35,12 +35,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from backupfs.demo.readable_contacts import (
-    Raw,
-    apple_seconds,
-    database_bytes,
-    sql_insert,
-)
+from backupfs.demo.readable_contacts import apple_seconds
+from backupfs.demo.sqlbuild import database_bytes, insert, not_utf8
 from backupfs.demo.writer import PayloadSpec
 
 DOMAIN = "HomeDomain"
@@ -190,7 +186,7 @@ class _Writer:
 
     def calendar(self, rowid: int, title: str, color: str, store: int = 1, kind: str = "local") -> None:
         extra = {"symbolic_color_name": "custom", "color_display_only": 0} if self.generation >= 13 else {}
-        self.rows.append(sql_insert("Calendar", ROWID=rowid, store_id=store, title=title, flags=0, color=color,
+        self.rows.append(insert("Calendar", ROWID=rowid, store_id=store, title=title, flags=0, color=color,
                                     type=kind, display_order=rowid, UUID=_uuid(f"calendar-{title}"), **extra))
 
     def _item(self, values: dict[str, object]) -> int:
@@ -202,7 +198,7 @@ class _Writer:
         }
         if self.generation >= 13:
             base["junk_status"] = 0
-        self.rows.append(sql_insert("CalendarItem", **{**base, **values}))
+        self.rows.append(insert("CalendarItem", **{**base, **values}))
         return self.row
 
     def event(self, event: SampleEvent, calendar_id: int, masters: dict[int, int]) -> None:
@@ -225,19 +221,19 @@ class _Writer:
     def _details(self, event: SampleEvent, rowid: int) -> None:
         if event.place is not None:
             latitude, longitude = _COORDINATES.get(event.place, (None, None))
-            self.rows.append(sql_insert("Location", ROWID=rowid, title=event.place, address=event.address,
+            self.rows.append(insert("Location", ROWID=rowid, title=event.place, address=event.address,
                                         latitude=latitude, longitude=longitude, item_owner_id=rowid))
             self.rows.append(f"UPDATE CalendarItem SET location_id = {rowid} WHERE ROWID = {rowid};")
         if event.recurrence is not None:
             frequency, interval, count, until, specifier = event.recurrence
-            self.rows.append(sql_insert(
+            self.rows.append(insert(
                 "Recurrence", frequency=frequency, interval=interval, week_start=0, count=count,
                 end_date=None if until is None else _stored(until), specifier=specifier, owner_id=rowid,
                 UUID=_uuid(f"recurrence-{self.generation}-{rowid}")))
         for deleted in event.deleted:
-            self.rows.append(sql_insert("ExceptionDate", date=_stored(deleted), owner_id=rowid))
+            self.rows.append(insert("ExceptionDate", date=_stored(deleted), owner_id=rowid))
         if not event.all_day:
-            self.rows.append(sql_insert("Alarm", trigger_interval=-900, type=0, calendaritem_owner_id=rowid,
+            self.rows.append(insert("Alarm", trigger_interval=-900, type=0, calendaritem_owner_id=rowid,
                                         UUID=_uuid(f"alarm-{self.generation}-{rowid}")))
 
     def reminder(self, reminder: SampleReminder, calendar_id: int) -> None:
@@ -265,9 +261,9 @@ def _schema(generation: int) -> str:
         f"CREATE TABLE CalendarItem ({_ITEM_IOS10}{_ITEM_IOS13_MORE if newer else ''});",
         f"CREATE TABLE Calendar ({_CALENDAR_IOS10}{_CALENDAR_IOS13_MORE if newer else ''});",
         _OTHER_TABLES.replace("{location_more}", ", map_kit_handle BLOB, derived_from_event INTEGER" if newer else ""),
-        sql_insert("_SqliteDatabaseProperties", key="_ClientVersion", value="16" if not newer else "21"),
-        sql_insert("Store", ROWID=1, name="Default", type=0, disabled=0, UUID=_uuid(f"store-local-{generation}")),
-        sql_insert("Store", ROWID=2, name="iCloud", type=2, disabled=0, UUID=_uuid(f"store-icloud-{generation}")),
+        insert("_SqliteDatabaseProperties", key="_ClientVersion", value="16" if not newer else "21"),
+        insert("Store", ROWID=1, name="Default", type=0, disabled=0, UUID=_uuid(f"store-local-{generation}")),
+        insert("Store", ROWID=2, name="iCloud", type=2, disabled=0, UUID=_uuid(f"store-icloud-{generation}")),
     ])
 
 
@@ -350,7 +346,7 @@ def calendar_ios10() -> CalendarFixture:
         (4, SampleReminder("Groceries 🛒", "Olive oil", completed=datetime(2017, 3, 17, 17, 5, tzinfo=UTC), priority=9)),
     ]
     fixture = _fixture(10, calendars, _ios10_events(), reminders, broken_in=1)
-    latin1 = Raw("CAST(X'" + "Café avec Sam".encode("latin-1").hex() + "' AS TEXT)")  # damaged text: not UTF-8
+    latin1 = not_utf8("Café avec Sam".encode("latin-1"))  # damaged text: not UTF-8
     patched = fixture.sql + f"\nUPDATE CalendarItem SET summary = {latin1} WHERE summary = 'Caf\ufffd avec Sam';"
     return CalendarFixture(patched, fixture.events, fixture.reminders, fixture.calendars, fixture.lists)
 

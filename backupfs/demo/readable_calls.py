@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backupfs.demo import samples
-from backupfs.demo.readable_whatsapp import database_bytes, insert
+from backupfs.demo.sqlbuild import database_bytes, insert
 from backupfs.demo.writer import PayloadSpec
 
 HOME, WIRELESS, MEDIA = "HomeDomain", "WirelessDomain", "MediaDomain"
@@ -139,9 +139,8 @@ def call_history(service_provider: bool = True) -> DatabaseSample:
     Without the column, an app's call reads as a phone call.
     """
     base = 721_641_600.0  # 2023-11-14 08:00 UTC
-    statements = [insert("Z_PRIMARYKEY", {"Z_ENT": 2, "Z_NAME": "CallRecord", "Z_SUPER": 0, "Z_MAX": len(_CALLS)}),
-                  insert("Z_METADATA", {"Z_VERSION": 1, "Z_UUID": "7E1C4B2A-3D5F-4A6B-8C9D-0E1F2A3B4C5D",
-                                        "Z_PLIST": None})]
+    statements = [insert("Z_PRIMARYKEY", Z_ENT=2, Z_NAME="CallRecord", Z_SUPER=0, Z_MAX=len(_CALLS)),
+                  insert("Z_METADATA", Z_VERSION=1, Z_UUID="7E1C4B2A-3D5F-4A6B-8C9D-0E1F2A3B4C5D", Z_PLIST=None)]
     records = []
     for pk, (address, name, minutes, duration, originated, answered, call_type, provider, shown, kind) in enumerate(
             _CALLS, 1):
@@ -153,7 +152,7 @@ def call_history(service_provider: bool = True) -> DatabaseSample:
             "ZISO_COUNTRY_CODE": "us", "ZNAME": name, "ZUNIQUE_ID": f"5A0C{pk:04d}-1B2C-4D3E-8F40-A1B2C3D4E5F6"}
         if service_provider:
             row["ZSERVICE_PROVIDER"] = provider
-        statements.append(insert("ZCALLRECORD", row))
+        statements.append(insert("ZCALLRECORD", **row))
         number = address.decode() if isinstance(address, bytes) else address or ""
         direction = "outgoing" if originated else "incoming" if answered else "missed"
         records.append(SampleCall(None if date is None else date + APPLE_EPOCH, direction, shown, number,
@@ -182,12 +181,12 @@ _LEGACY_CALLS = (
 
 def legacy_call_history() -> DatabaseSample:
     """``call_history.db`` of iOS 7 and earlier, in WirelessDomain."""
-    statements = [insert("_SqliteDatabaseProperties", {"key": "_ClientVersion", "value": "2"})]
+    statements = [insert("_SqliteDatabaseProperties", key="_ClientVersion", value="2")]
     records = []
     for address, date, duration, flags, person, shown, direction, kind in _LEGACY_CALLS:
-        statements.append(insert("call", {
-            "address": address, "date": date, "duration": duration, "flags": flags, "id": person, "name": None,
-            "country_code": "310", "network_code": "410", "read": 1, "assisted": 0, "originalAddress": address}))
+        statements.append(insert("call", address=address, date=date, duration=duration, flags=flags, id=person,
+                                 name=None, country_code="310", network_code="410", read=1, assisted=0,
+                                 originalAddress=address))
         records.append(SampleCall(float(date), direction, shown, address, _clock(duration), kind))
     return DatabaseSample(WIRELESS, LEGACY_CALL_HISTORY, "\n".join([_LEGACY_CALL.strip(), *statements]) + "\n", {},
                           tuple(records))
@@ -215,7 +214,7 @@ _VOICEMAILS = (
 
 def voicemail(trashed_date: bool = True) -> DatabaseSample:
     """``voicemail.db`` and its audio; ``trashed_date=False`` gives the iOS 3 table, without deletions."""
-    statements = [insert("_SqliteDatabaseProperties", {"key": "_ClientVersion", "value": "11"})]
+    statements = [insert("_SqliteDatabaseProperties", key="_ClientVersion", value="11")]
     records, files = [], {}
     for rowid, (date, sender, callback, duration, trashed, held, caller) in enumerate(_VOICEMAILS, 1):
         row: dict[str, object] = {"ROWID": rowid, "remote_uid": 100 + rowid, "date": date, "token": "Complete",
@@ -223,7 +222,7 @@ def voicemail(trashed_date: bool = True) -> DatabaseSample:
                                   "expiration": date + 30 * 86_400, "flags": 11 if trashed else 3}
         if trashed_date:
             row["trashed_date"] = trashed
-        statements.append(insert("voicemail", row))
+        statements.append(insert("voicemail", **row))
         audio = f"Library/Voicemail/{rowid}.amr"
         if held:
             files[HOME, audio] = samples.amr(10 * duration)
@@ -273,13 +272,12 @@ _CLOUD_MEMOS = (
 
 def legacy_recordings() -> DatabaseSample:
     """``Recordings.db`` of iOS 11 and earlier (MediaDomain), ``ZPATH`` a device path."""
-    statements = [insert("Z_PRIMARYKEY", {"Z_ENT": 1, "Z_NAME": "Recording", "Z_SUPER": 0,
-                                          "Z_MAX": len(_LEGACY_MEMOS)})]
+    statements = [insert("Z_PRIMARYKEY", Z_ENT=1, Z_NAME="Recording", Z_SUPER=0, Z_MAX=len(_LEGACY_MEMOS))]
     records, files = [], {}
     for pk, (date, label, name, duration, held) in enumerate(_LEGACY_MEMOS, 1):
-        statements.append(insert("ZRECORDING", {
-            "Z_PK": pk, "Z_ENT": 1, "Z_OPT": 2, "ZDATE": date, "ZDURATION": duration, "ZCUSTOMLABEL": label,
-            "ZPATH": f"/var/mobile/Media/Recordings/{name}", "ZUNIQUEID": f"{name[:8]}-{pk:04d}"}))
+        statements.append(insert("ZRECORDING", Z_PK=pk, Z_ENT=1, Z_OPT=2, ZDATE=date, ZDURATION=duration,
+                                 ZCUSTOMLABEL=label, ZPATH=f"/var/mobile/Media/Recordings/{name}",
+                                 ZUNIQUEID=f"{name[:8]}-{pk:04d}"))
         audio = (MEDIA, f"Media/Recordings/{name}")
         if held:
             files[audio] = samples.m4a(seed=pk)
@@ -290,15 +288,14 @@ def legacy_recordings() -> DatabaseSample:
 
 def cloud_recordings() -> DatabaseSample:
     """``CloudRecordings.db`` of iOS 15 and later, in the Voice Memos app group; ``ZPATH`` a bare file name."""
-    statements = [insert("Z_PRIMARYKEY", {"Z_ENT": 1, "Z_NAME": "CloudRecording", "Z_SUPER": 0,
-                                          "Z_MAX": len(_CLOUD_MEMOS)}),
-                  insert("Z_PRIMARYKEY", {"Z_ENT": 2, "Z_NAME": "Folder", "Z_SUPER": 0, "Z_MAX": 0})]
+    statements = [insert("Z_PRIMARYKEY", Z_ENT=1, Z_NAME="CloudRecording", Z_SUPER=0, Z_MAX=len(_CLOUD_MEMOS)),
+                  insert("Z_PRIMARYKEY", Z_ENT=2, Z_NAME="Folder", Z_SUPER=0, Z_MAX=0)]
     records, files = [], {}
     for pk, (date, title, label, name, duration, held) in enumerate(_CLOUD_MEMOS, 1):
-        statements.append(insert("ZCLOUDRECORDING", {
-            "Z_PK": pk, "Z_ENT": 1, "Z_OPT": 3, "ZFLAGS": 0, "ZSHAREDFLAGS": 0, "ZDATE": date, "ZDURATION": duration,
-            "ZLOCALDURATION": duration, "ZCUSTOMLABEL": label, "ZENCRYPTEDTITLE": title, "ZPATH": name,
-            "ZUNIQUEID": f"8B7A{pk:04d}-C6D5-4E4F-9A0B-1C2D3E4F5A6B"}))
+        statements.append(insert("ZCLOUDRECORDING", Z_PK=pk, Z_ENT=1, Z_OPT=3, ZFLAGS=0, ZSHAREDFLAGS=0, ZDATE=date,
+                                 ZDURATION=duration, ZLOCALDURATION=duration, ZCUSTOMLABEL=label,
+                                 ZENCRYPTEDTITLE=title, ZPATH=name,
+                                 ZUNIQUEID=f"8B7A{pk:04d}-C6D5-4E4F-9A0B-1C2D3E4F5A6B"))
         audio = (VOICE_MEMOS_SHARED, f"Recordings/{name}")
         if held:
             files[audio] = samples.m4a(seed=10 + pk)

@@ -25,14 +25,12 @@ number whose person is gone). Deterministic: same call, same bytes.
 
 from __future__ import annotations
 
-import sqlite3
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 from backupfs.demo import samples
+from backupfs.demo.sqlbuild import database_bytes, insert, sql_literal
 from backupfs.demo.writer import PayloadSpec
 
 DOMAIN = "HomeDomain"
@@ -47,40 +45,6 @@ IPHONE, HOME_PAGE = "iPhone", "_$!<HomePage>!$_"
 
 
 # --- helpers shared with the calendar builder ------------------------------------------------
-
-def database_bytes(sql: str) -> bytes:
-    """The database file that ``sql`` builds, for a sample backup."""
-    with tempfile.TemporaryDirectory(prefix="backupfs-readable-") as tmp:
-        path = Path(tmp) / "database.sqlite"
-        conn = sqlite3.connect(path)
-        try:
-            conn.executescript(sql)
-            conn.commit()
-        finally:
-            conn.close()
-        return path.read_bytes()
-
-
-class Raw(str):
-    """An SQL expression written as is, such as text whose bytes are not UTF-8 (as damaged rows hold)."""
-
-
-def sql_literal(value: object) -> str:
-    """``value`` as an SQL literal: bytes as a blob, :class:`Raw` as is."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, Raw):
-        return str(value)
-    if isinstance(value, (bytes, bytearray)):
-        return f"X'{bytes(value).hex()}'"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_insert(table: str, **values: object) -> str:
-    return f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(sql_literal(v) for v in values.values())});"
-
 
 def apple_seconds(moment: datetime) -> float:
     """A moment as the phone's databases keep it: seconds since 2001-01-01 UTC."""
@@ -238,12 +202,12 @@ class _Writer:
             return None
         if text not in self.labels:
             self.labels[text] = len(self.labels) + 1
-            self.rows.append(sql_insert("ABMultiValueLabel", value=text))
+            self.rows.append(insert("ABMultiValueLabel", value=text))
         return self.labels[text]
 
     def value(self, record: int, prop: int, identifier: int, label: str | None, value: str | None) -> int:
         self.value_uid += 1
-        self.rows.append(sql_insert("ABMultiValue", UID=self.value_uid, record_id=record, property=prop,
+        self.rows.append(insert("ABMultiValue", UID=self.value_uid, record_id=record, property=prop,
                                     identifier=identifier, label=self.label(label), value=value,
                                     guid=_guid(f"value-{self.value_uid}")))
         return self.value_uid
@@ -251,7 +215,7 @@ class _Writer:
     def person(self, rowid: int, person: SampleContact, generation: int) -> None:
         created = apple_seconds(datetime(2015 + rowid % 7, 1 + rowid, 3, 9, rowid, tzinfo=timezone.utc))
         extra = {"PreferredChannel": "", "DisplayFlags": 0} if generation >= 16 else {}
-        self.rows.append(sql_insert(
+        self.rows.append(insert(
             "ABPerson", ROWID=rowid, First=person.first, Last=person.last, Middle=person.middle,
             Organization=person.organization, Department=person.department, Note=person.note,
             Kind=1 if person.is_company else 0, Birthday=_birthday(person), JobTitle=person.job_title,
@@ -268,10 +232,10 @@ class _Writer:
 
     def photo(self, rowid: int, person: SampleContact) -> None:
         # The thumbnail is the same picture, smaller; here the bytes are the same, as readers only pass them on.
-        self.images.append(sql_insert("ABThumbnailImage", record_id=rowid, format=5, derived_from_format=0,
+        self.images.append(insert("ABThumbnailImage", record_id=rowid, format=5, derived_from_format=0,
                                       data=person.photo))
         if not person.thumbnail_only:
-            self.images.append(sql_insert("ABFullSizeImage", record_id=rowid, crop_x=0, crop_y=0, crop_width=96,
+            self.images.append(insert("ABFullSizeImage", record_id=rowid, crop_x=0, crop_y=0, crop_width=96,
                                           crop_height=96, data=person.photo))
 
     def address(self, rowid: int) -> None:
@@ -281,7 +245,7 @@ class _Writer:
                  ("CountryCode", "fr"))
         for key, (name, text) in enumerate(parts, 1):
             self.rows += [f"INSERT OR IGNORE INTO ABMultiValueEntryKey (value) VALUES ({sql_literal(name)});",
-                          sql_insert("ABMultiValueEntry", parent_id=uid, key=key, value=text)]
+                          insert("ABMultiValueEntry", parent_id=uid, key=key, value=text)]
 
 
 def _address_book(generation: int) -> AddressBookFixture:
@@ -295,10 +259,10 @@ def _address_book(generation: int) -> AddressBookFixture:
     writer.value(len(people) + 40, PHONE, 0, MOBILE, "+1 555 0100 404")  # its person was deleted
     schema = f"CREATE TABLE ABPerson ({_PERSON_IOS9}{_PERSON_IOS16_MORE if generation >= 16 else ''}, UNIQUE(guid));"
     head = [schema, _OTHER_TABLES,
-            sql_insert("_SqliteDatabaseProperties", key="__ABVersion", value=str(generation * 100)),
-            sql_insert("ABGroup", Name="Family", StoreID=0, guid=_guid("group-family")),
-            sql_insert("ABGroupMembers", group_id=1, member_type=0, member_id=6)]
-    images = [_IMAGES_SCHEMA, sql_insert("_SqliteDatabaseProperties", key="__ABVersion", value=str(generation * 100))]
+            insert("_SqliteDatabaseProperties", key="__ABVersion", value=str(generation * 100)),
+            insert("ABGroup", Name="Family", StoreID=0, guid=_guid("group-family")),
+            insert("ABGroupMembers", group_id=1, member_type=0, member_id=6)]
+    images = [_IMAGES_SCHEMA, insert("_SqliteDatabaseProperties", key="__ABVersion", value=str(generation * 100))]
     return AddressBookFixture("\n".join(head + writer.rows), "\n".join(images + writer.images), people)
 
 

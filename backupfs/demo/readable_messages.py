@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import tempfile
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from backupfs.demo import samples
+from backupfs.demo.sqlbuild import database_bytes, insert, not_utf8
 
 SMS_DOMAIN, SMS_PATH = "HomeDomain", "Library/SMS/sms.db"
 HOME, MEDIA = "HomeDomain", "MediaDomain"
@@ -165,27 +163,7 @@ class SampleSms:
 
     def database(self) -> bytes:
         """The database file's bytes (for the demo backup)."""
-        return _database_bytes(lambda conn: conn.executescript(self.sql))
-
-
-class _Raw(bytes):
-    """Bytes kept in a TEXT column as they are, not UTF-8 (as damaged rows hold them)."""
-
-
-def _literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, _Raw):
-        return f"CAST(X'{value.hex()}' AS TEXT)"
-    if isinstance(value, bytes):
-        return f"X'{value.hex()}'"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _insert(table: str, row: dict[str, object]) -> str:
-    return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(map(_literal, row.values()))});"
+        return database_bytes(self.sql)
 
 
 def _typedstream_int(value: int) -> bytes:
@@ -232,19 +210,20 @@ class _Builder:
     def handle(self, address: str, service: str) -> int:
         rowid = len(self.handles) + 1
         self.handles[rowid] = address
-        self.statements.append(_insert("handle", {"ROWID": rowid, "id": address, "country": "us", "service": service,
-                                                  "uncanonicalized_id": address}))
+        self.statements.append(insert("handle", ROWID=rowid, id=address, country="us", service=service,
+                                      uncanonicalized_id=address))
         return rowid
 
     def chat(self, handles: list[int], service: str, title: str, display_name: str | None = None) -> _Chat:
         self.chats += 1
         group = len(handles) > 1
         identifier = f"chat{912_000_000 + 7_919 * self.chats}" if group else self.handles[handles[0]]
-        self.statements.append(_insert("chat", {
-            "ROWID": self.chats, "guid": f"{service};{'+' if group else '-'};{identifier}",
-            "style": 43 if group else 45, "state": 3, "chat_identifier": identifier, "service_name": service,
-            "account_login": "E:me@example.com", "display_name": display_name}))
-        self.statements += [_insert("chat_handle_join", {"chat_id": self.chats, "handle_id": h}) for h in handles]
+        self.statements.append(insert("chat", ROWID=self.chats,
+                                      guid=f"{service};{'+' if group else '-'};{identifier}",
+                                      style=43 if group else 45, state=3, chat_identifier=identifier,
+                                      service_name=service, account_login="E:me@example.com",
+                                      display_name=display_name))
+        self.statements += [insert("chat_handle_join", chat_id=self.chats, handle_id=h) for h in handles]
         return _Chat(self.chats, title, service, handles)
 
     def _date(self, unix: int) -> int:
@@ -272,10 +251,10 @@ class _Builder:
                "date": date, "date_read": date, "date_delivered": date, "is_delivered": 1, "is_finished": 1,
                "is_from_me": int(sender is None), "is_read": int(sender is not None), "is_sent": int(sender is None),
                "cache_has_attachments": int(bool(attachments)), **(extra or {})}
-        self.statements.append(_insert("message", row))
+        self.statements.append(insert("message", **row))
         if in_chat:
             join = {"chat_id": chat.rowid, "message_id": rowid} | ({"message_date": date or 0} if self.modern else {})
-            self.statements.append(_insert("chat_message_join", join))
+            self.statements.append(insert("chat_message_join", **join))
         for attachment in attachments:
             self._attach(rowid, attachment, sender is None)
         title = chat.title if in_chat else chat
@@ -294,7 +273,7 @@ class _Builder:
         if self.modern:
             row["original_guid"] = guid
         join = {"message_id": message, "attachment_id": self.attachments}
-        self.statements += [_insert("attachment", row), _insert("message_attachment_join", join)]
+        self.statements += [insert("attachment", **row), insert("message_attachment_join", **join)]
 
     def build(self) -> SampleSms:
         # One transaction: run statement by statement, each would be a commit and a sync of its own.
@@ -322,7 +301,7 @@ _STORY = (
 def ios10_sms() -> SampleSms:
     """An iOS 9-10 ``sms.db``: seconds since 2001, messages in no chat, an attachment in HomeDomain."""
     b = _Builder("iOS 9-10", _IOS10_SCHEMA, modern=False, now=1_476_100_000)
-    b.statements.append(_insert("_SqliteDatabaseProperties", {"key": "_ClientVersion", "value": "10013"}))
+    b.statements.append(insert("_SqliteDatabaseProperties", key="_ClientVersion", value="10013"))
     emma, alex = b.handle("+15550100123", "iMessage"), b.handle("alex.martin@example.com", "iMessage")
     priya, berlin = b.handle("+15550100999", "SMS"), b.handle("+4915123456789", "iMessage")
     bank = b.handle("72404", "SMS")
@@ -347,7 +326,7 @@ def ios10_sms() -> SampleSms:
     b.say(family, berlin, "Hallo zusammen! Grüße aus Berlin 🇩🇪")
     b.say(family, emma, "ありがとう!")
     b.say(family, None, _STORY)
-    b.say(family, alex, _Raw(b"Caf\xe9 tomorrow at 10?"), shown="Caf\ufffd tomorrow at 10?")
+    b.say(family, alex, not_utf8(b"Caf\xe9 tomorrow at 10?"), shown="Caf\ufffd tomorrow at 10?")
     b.say(clinic, priya, "Reminder: your appointment is on Tuesday at 10:30.", gap=200_000)
     b.say(clinic, None, "Thank you, I'll be there.")
     b.say(clinic, emma, "I'll drive you 🚗", service="iMessage")
@@ -359,7 +338,7 @@ def ios10_sms() -> SampleSms:
 def ios17_sms() -> SampleSms:
     """An iOS 16-17 ``sms.db``: nanoseconds since 2001, bodies only in ``attributedBody``, merged SMS chats."""
     b = _Builder("iOS 16-17", _IOS17_SCHEMA, modern=True, now=1_699_600_000)
-    b.statements.append(_insert("_SqliteDatabaseProperties", {"key": "_ClientVersion", "value": "17100"}))
+    b.statements.append(insert("_SqliteDatabaseProperties", key="_ClientVersion", value="17100"))
     emma, emma_sms = b.handle("+15550100123", "iMessage"), b.handle("+15550100123", "SMS")
     alex, sam = b.handle("alex.martin@example.com", "iMessage"), b.handle("+15550100789", "iMessage")
     paris, london = b.handle("+33612345678", "iMessage"), b.handle("+447700900123", "iMessage")
@@ -398,19 +377,6 @@ def ios17_sms() -> SampleSms:
     b.say(with_paris, paris, "Merci pour hier soir 🙏", body_only=True, gap=50_000)
     b.say(with_paris, None, "Avec plaisir !")
     return b.build()
-
-
-def _database_bytes(fill: Callable[[sqlite3.Connection], object]) -> bytes:
-    """The bytes of a database filled by ``fill(conn)``, built in a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="backupfs-sms-") as tmp:
-        path = Path(tmp) / "sms.db"
-        conn = sqlite3.connect(path)
-        try:
-            fill(conn)
-            conn.commit()
-        finally:
-            conn.close()
-        return path.read_bytes()
 
 
 _WORDS = ("ok", "see you", "tomorrow", "dinner", "at", "the", "station", "🙂", "😂", "❤️", "call me", "later",
@@ -458,4 +424,4 @@ def big_sms_db(messages: int = 100_000, conversations: int = 200, largest: int =
         conn.executemany("INSERT INTO message_attachment_join VALUES (?, ?)",
                          ((m, n) for n, (m, *_) in enumerate(attachments, 1)))
 
-    return _database_bytes(fill)
+    return database_bytes(fill)

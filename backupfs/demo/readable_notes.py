@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import sqlite3
-import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from backupfs.demo import samples
+from backupfs.demo.sqlbuild import insert
 
 APPLE_EPOCH = 978_307_200
 STORE_DOMAIN = "AppDomainGroup-group.com.apple.notes"
@@ -139,40 +137,12 @@ class NotesFixture:
     files: tuple[tuple[str, bytes], ...] = ()
 
 
-def database_bytes(sql: str) -> bytes:
-    """The database file that ``sql`` builds, for a sample backup."""
-    with tempfile.TemporaryDirectory(prefix="backupfs-notes-") as tmp:
-        path = Path(tmp) / "notes.sqlite"
-        conn = sqlite3.connect(path)
-        try:
-            conn.executescript(sql)
-            conn.commit()
-        finally:
-            conn.close()
-        return path.read_bytes()
-
-
 def _uuid(seed: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"backupfs-notes/{seed}")).upper()
 
 
 def _apple(unix: int) -> float:
     return float(unix - APPLE_EPOCH)
-
-
-def _literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, (bytes, bytearray)):
-        return f"X'{bytes(value).hex()}'"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _insert(table: str, **values: object) -> str:
-    names = ", ".join(values)
-    return f"INSERT INTO {table} ({names}) VALUES ({', '.join(_literal(v) for v in values.values())});"
 
 
 def _opaque(seed: str, size: int) -> bytes:
@@ -247,7 +217,7 @@ class _StoreWriter:
 
     def object(self, entity: str, **values: object) -> int:
         self.pk += 1
-        self.rows.append(_insert("ZICCLOUDSYNCINGOBJECT", Z_PK=self.pk, Z_ENT=self.ent[entity], Z_OPT=1, **values))
+        self.rows.append(insert("ZICCLOUDSYNCINGOBJECT", Z_PK=self.pk, Z_ENT=self.ent[entity], Z_OPT=1, **values))
         return self.pk
 
     def account(self, name: str, account_type: int) -> None:
@@ -291,7 +261,7 @@ class _StoreWriter:
                     "ZCRYPTOTAG": _opaque(f"tag-{identifier}", 16)}
         else:
             body = {"ZDATA": note_data(note.text, [(a.identifier, a.uti) for a in note.attachments])}
-        self.rows.append(_insert("ZICNOTEDATA", Z_PK=self.data_pk, Z_ENT=self.ent["ICNoteData"], Z_OPT=1,
+        self.rows.append(insert("ZICNOTEDATA", Z_PK=self.data_pk, Z_ENT=self.ent["ICNoteData"], Z_OPT=1,
                                  ZNOTE=note_pk, **body))
 
     def _attachment(self, attachment: FixtureAttachment, note_pk: int, account_id: str, created: int) -> None:
@@ -313,7 +283,7 @@ class _StoreWriter:
                     ZMODIFICATIONDATE=_apple(created))
 
     def script(self) -> str:
-        primary_keys = [_insert("Z_PRIMARYKEY", Z_ENT=number, Z_NAME=name,
+        primary_keys = [insert("Z_PRIMARYKEY", Z_ENT=number, Z_NAME=name,
                                 Z_SUPER=self.ent["ICCloudSyncingObject"] if name in _SUPER else 0,
                                 Z_MAX=self.pk if name == "ICCloudSyncingObject" else 0)
                         for name, number in self.ent.items()]
@@ -327,7 +297,7 @@ CREATE INDEX ZICCLOUDSYNCINGOBJECT_ZFOLDER_INDEX ON ZICCLOUDSYNCINGOBJECT (ZFOLD
 CREATE INDEX ZICCLOUDSYNCINGOBJECT_ZIDENTIFIER_INDEX ON ZICCLOUDSYNCINGOBJECT (ZIDENTIFIER);
 CREATE INDEX ZICNOTEDATA_ZNOTE_INDEX ON ZICNOTEDATA (ZNOTE);
 """
-        metadata = _insert("Z_METADATA", Z_VERSION=1, Z_UUID=_uuid(f"store-{self.gen.created}"), Z_PLIST=b"bplist00")
+        metadata = insert("Z_METADATA", Z_VERSION=1, Z_UUID=_uuid(f"store-{self.gen.created}"), Z_PLIST=b"bplist00")
         return "\n".join([schema, *primary_keys, metadata, *self.rows, ""])
 
 
@@ -486,25 +456,25 @@ def legacy_notes() -> NotesFixture:
     """An iOS 6-8 ``notes.sqlite``: notes of an iCloud and a Gmail account, HTML bodies, a deleted
     note, an untitled one, and a bookkeeping row that is not a note."""
     notes = _legacy_notes()
-    rows = [_insert("Z_PRIMARYKEY", Z_ENT=n, Z_NAME=name, Z_SUPER=0, Z_MAX=0)
+    rows = [insert("Z_PRIMARYKEY", Z_ENT=n, Z_NAME=name, Z_SUPER=0, Z_MAX=0)
             for n, name in enumerate(("Account", "Note", "NoteAttachment", "NoteBody", "NoteChange", "NextId",
                                       "Property", "Store"), 1)]
     stores: dict[str, int] = {}
     for pk, account in enumerate(("iCloud", "Gmail"), 1):
-        rows.append(_insert("ZACCOUNT", Z_PK=pk, Z_ENT=1, Z_OPT=1, ZDEFAULTSTORE=pk, ZNAME=account,
+        rows.append(insert("ZACCOUNT", Z_PK=pk, Z_ENT=1, Z_OPT=1, ZDEFAULTSTORE=pk, ZNAME=account,
                             ZACCOUNTIDENTIFIER=_uuid(f"legacy-account-{account}")))
-        rows.append(_insert("ZSTORE", Z_PK=pk, Z_ENT=8, Z_OPT=1, ZACCOUNT=pk, ZNAME="Notes",
+        rows.append(insert("ZSTORE", Z_PK=pk, Z_ENT=8, Z_OPT=1, ZACCOUNT=pk, ZNAME="Notes",
                             ZEXTERNALIDENTIFIER="Notes" if account == "Gmail" else _uuid(f"store-{account}")))
         stores[account] = pk
     for pk, note in enumerate(notes, 1):
-        rows.append(_insert(
+        rows.append(insert(
             "ZNOTE", Z_PK=pk, Z_ENT=2, Z_OPT=3, ZCONTAINSCJK=0, ZCONTENTTYPE=0,
             ZDELETEDFLAG=int(note.folder == ("Recently Deleted",)), ZISBOOKKEEPINGENTRY=0, ZINTEGERID=1000 + pk,
             ZBODY=pk, ZSTORE=stores[note.account], ZCREATIONDATE=_apple(note.created),
             ZMODIFICATIONDATE=_apple(note.modified), ZGUID=_uuid(f"legacy-note-{pk}"),
             ZTITLE=note.title if note.stored_title else None, ZSUMMARY=(note.lines[1:2] or [""])[0]))
-        rows.append(_insert("ZNOTEBODY", Z_PK=pk, Z_ENT=4, Z_OPT=1, ZOWNER=pk, ZCONTENT=note.html))
+        rows.append(insert("ZNOTEBODY", Z_PK=pk, Z_ENT=4, Z_OPT=1, ZOWNER=pk, ZCONTENT=note.html))
     bookkeeping = len(notes) + 1  # IMAP sync keeps a row of its own among the notes
-    rows.append(_insert("ZNOTE", Z_PK=bookkeeping, Z_ENT=2, Z_OPT=1, ZISBOOKKEEPINGENTRY=1, ZSTORE=stores["Gmail"],
+    rows.append(insert("ZNOTE", Z_PK=bookkeeping, Z_ENT=2, Z_OPT=1, ZISBOOKKEEPINGENTRY=1, ZSTORE=stores["Gmail"],
                         ZSERVERID="bookkeeping", ZINTEGERID=0))
     return NotesFixture(LEGACY_DOMAIN, LEGACY_PATH, "\n".join([_LEGACY_SCHEMA, *rows, ""]), notes)

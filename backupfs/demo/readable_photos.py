@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from backupfs.demo import samples
-from backupfs.demo.readable_whatsapp import database_bytes, insert
+from backupfs.demo.sqlbuild import database_bytes, insert
 from backupfs.demo.writer import PayloadSpec
 
 DOMAIN = "CameraRollDomain"
@@ -173,32 +173,33 @@ def _uuid(seed: int) -> str:
 def _sql(generation: _Generation, assets: tuple[SampleAsset, ...], albums: tuple[SampleAlbum, ...]) -> str:
     """The database: Core Data bookkeeping, then each asset with its attributes, each album with its members."""
     counts = {generation.asset_entity: len(assets), generation.album_entity: len(albums), 1: len(assets)}
-    rows = [insert("Z_PRIMARYKEY", {"Z_ENT": ent, "Z_NAME": name, "Z_SUPER": parent, "Z_MAX": counts.get(ent, 0)})
+    rows = [insert("Z_PRIMARYKEY", Z_ENT=ent, Z_NAME=name, Z_SUPER=parent, Z_MAX=counts.get(ent, 0))
             for ent, name, parent in generation.entities]
-    rows.append(insert("Z_METADATA", {"Z_VERSION": 1, "Z_UUID": _uuid(0), "Z_PLIST": None}))
+    rows.append(insert("Z_METADATA", Z_VERSION=1, Z_UUID=_uuid(0), Z_PLIST=None))
     for pk, asset in enumerate(assets, 1):
         created = None if asset.created is None else asset.created - samples.APPLE_EPOCH
-        rows.append(insert(generation.asset_table, {
-            "Z_PK": pk, "Z_ENT": generation.asset_entity, "Z_OPT": 3, "ZCOMPLETE": 1, "ZFAVORITE": int(pk % 3 == 0),
-            "ZHIDDEN": 0, "ZKIND": int(asset.video), "ZKINDSUBTYPE": 0, "ZHEIGHT": 3024, "ZWIDTH": 4032,
-            "ZORIENTATION": 1, "ZSAVEDASSETTYPE": 3, "ZTRASHEDSTATE": int(asset.trashed),
-            "ZCLOUDLOCALSTATE": int(asset.data is not None), "ZADDITIONALATTRIBUTES": pk,
-            "ZDATECREATED": created, "ZADDEDDATE": 700_000_000.0 + pk, "ZMODIFICATIONDATE": 700_000_000.0 + pk,
-            "ZTRASHEDDATE": 720_000_000.0 if asset.trashed else None, "ZDURATION": 4.2 if asset.video else 0.0,
-            "ZLATITUDE": -180.0, "ZLONGITUDE": -180.0, "ZDIRECTORY": asset.directory, "ZFILENAME": asset.filename,
-            "ZUNIFORMTYPEIDENTIFIER": "com.apple.quicktime-movie" if asset.video else "public.jpeg",
-            "ZUUID": _uuid(pk)}))
+        rows.append(insert(generation.asset_table, Z_PK=pk, Z_ENT=generation.asset_entity, Z_OPT=3, ZCOMPLETE=1,
+                           ZFAVORITE=int(pk % 3 == 0), ZHIDDEN=0, ZKIND=int(asset.video), ZKINDSUBTYPE=0,
+                           ZHEIGHT=3024, ZWIDTH=4032, ZORIENTATION=1, ZSAVEDASSETTYPE=3,
+                           ZTRASHEDSTATE=int(asset.trashed), ZCLOUDLOCALSTATE=int(asset.data is not None),
+                           ZADDITIONALATTRIBUTES=pk, ZDATECREATED=created, ZADDEDDATE=700_000_000.0 + pk,
+                           ZMODIFICATIONDATE=700_000_000.0 + pk,
+                           ZTRASHEDDATE=720_000_000.0 if asset.trashed else None,
+                           ZDURATION=4.2 if asset.video else 0.0, ZLATITUDE=-180.0, ZLONGITUDE=-180.0,
+                           ZDIRECTORY=asset.directory, ZFILENAME=asset.filename,
+                           ZUNIFORMTYPEIDENTIFIER="com.apple.quicktime-movie" if asset.video else "public.jpeg",
+                           ZUUID=_uuid(pk)))
         if asset.original is not None:
-            rows.append(insert("ZADDITIONALASSETATTRIBUTES", {
-                "Z_PK": pk, "Z_ENT": 1, "Z_OPT": 2, "ZASSET": pk, "ZORIGINALFILENAME": asset.original,
-                "ZORIGINALFILESIZE": len(asset.data or b""), "ZTIMEZONENAME": "GMT+0200", "ZTIMEZONEOFFSET": 7200}))
+            rows.append(insert("ZADDITIONALASSETATTRIBUTES", Z_PK=pk, Z_ENT=1, Z_OPT=2, ZASSET=pk,
+                               ZORIGINALFILENAME=asset.original, ZORIGINALFILESIZE=len(asset.data or b""),
+                               ZTIMEZONENAME="GMT+0200", ZTIMEZONEOFFSET=7200))
     join = f"Z_{generation.album_entity}ASSETS"
     for pk, album in enumerate(albums, 1):
-        rows.append(insert("ZGENERICALBUM", {
-            "Z_PK": pk, "Z_ENT": generation.other_album_entities.get(album.kind, generation.album_entity),
-            "Z_OPT": 1, "ZKIND": album.kind, "ZTRASHEDSTATE": int(album.trashed), "ZTITLE": album.title,
-            "ZUUID": _uuid(1000 + pk), "ZCACHEDCOUNT": len(album.members)}))
-        rows += [insert(join, {f"Z_{generation.album_entity}ALBUMS": pk,
+        rows.append(insert("ZGENERICALBUM", Z_PK=pk,
+                           Z_ENT=generation.other_album_entities.get(album.kind, generation.album_entity), Z_OPT=1,
+                           ZKIND=album.kind, ZTRASHEDSTATE=int(album.trashed), ZTITLE=album.title,
+                           ZUUID=_uuid(1000 + pk), ZCACHEDCOUNT=len(album.members)))
+        rows += [insert(join, **{f"Z_{generation.album_entity}ALBUMS": pk,
                                f"Z_{generation.asset_entity}ASSETS": member + 1,
                                f"Z_FOK_{generation.asset_entity}ASSETS": 1024 * (order + 1)})
                  for order, member in enumerate(album.members)]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from backupfs.demo import samples
-from backupfs.demo.readable_whatsapp import database_bytes, insert
+from backupfs.demo.sqlbuild import database_bytes, insert
 from backupfs.demo.writer import PayloadSpec
 
 HOME = "HomeDomain"
@@ -154,7 +154,7 @@ class _Bookmarks:
         rowid = len(self.rows)
         order = self.orders.get(parent, 0)
         self.orders[parent] = order + 1
-        self.rows.append(insert("bookmarks", {
+        self.rows.append(insert("bookmarks", **{
             "id": rowid, "parent": parent, "type": kind, "title": title, "url": url, "order_index": order,
             "external_uuid": f"{0xB00C0000 + rowid:08X}-5E1A-4C3B-8D2E-{0x1F0E2D3C4B5A + rowid:012X}", **extra}))
         return rowid
@@ -200,8 +200,8 @@ def _bookmarks(schema: str, icons: bool) -> tuple[str, tuple[SampleBookmark, ...
     tree.bookmark(recipes, 'The "best" carbonara', 'https://example.com/search?q="carbonara"',
                   modified=_unix(2017, 5, 6, 20, 15))
     tree.bookmark(root, "GitHub", "https://github.com/")
-    tree.rows.append(insert("bookmarks", {"id": 99, "parent": 4242, "type": 0, "title": "Lost parent",
-                                          "url": "https://example.net/orphan", "order_index": 0}))
+    tree.rows.append(insert("bookmarks", id=99, parent=4242, type=0, title="Lost parent",
+                            url="https://example.net/orphan", order_index=0))
     tree.shown.append(SampleBookmark((), "Lost parent", "https://example.net/orphan", None))
     if icons:
         tree.rows.append("UPDATE bookmarks SET fetched_icon = 1, icon = X'89504E47', syncable = 1 WHERE type = 0;")
@@ -225,17 +225,16 @@ _PAGES: tuple[tuple[str, tuple[tuple[float, str | None], ...], int], ...] = (
 def _history(schema: str) -> tuple[str, tuple[SampleVisit, ...]]:
     rows, visits = [], []
     for item, (url, seen, count) in enumerate(_PAGES, 1):
-        rows.append(insert("history_items", {
-            "id": item, "url": url, "domain_expansion": url.split("/")[2].split(".")[-2], "visit_count": count,
-            "daily_visit_counts": count.to_bytes(4, "little"), "should_recompute_derived_visit_counts": 0,
-            "visit_count_score": 100 * count}))
+        rows.append(insert("history_items", id=item, url=url, domain_expansion=url.split("/")[2].split(".")[-2],
+                           visit_count=count, daily_visit_counts=count.to_bytes(4, "little"),
+                           should_recompute_derived_visit_counts=0, visit_count_score=100 * count))
         for when, title in seen:
-            rows.append(insert("history_visits", {"history_item": item, "visit_time": when - APPLE_EPOCH,
-                                                  "title": title, "origin": 0, "generation": 1}))
+            rows.append(insert("history_visits", history_item=item, visit_time=when - APPLE_EPOCH, title=title,
+                               origin=0, generation=1))
             visits.append(SampleVisit(when, title or "", url, count))
         if not seen:
             visits.append(SampleVisit(None, "", url, count))
-    rows.append(insert("metadata", {"key": "version", "value": 12}))
+    rows.append(insert("metadata", key="version", value=12))
     return schema + "\n".join(rows), _newest_first(visits)
 
 

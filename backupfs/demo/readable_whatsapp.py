@@ -18,12 +18,12 @@ must show, with the names it must show them under.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from backupfs.demo import samples
+from backupfs.demo.sqlbuild import database_bytes, insert
 from backupfs.demo.writer import PayloadSpec
 
 DOMAIN = "AppDomainGroup-group.net.whatsapp.WhatsApp.shared"
@@ -142,32 +142,6 @@ class ChatStorageSample:
                 *(PayloadSpec(DOMAIN, path, data) for path, data in self.media.items())]
 
 
-def database_bytes(sql: str) -> bytes:
-    """The bytes of a database file built by running ``sql`` (deterministic: no WAL, no random salt)."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        conn.executescript(sql)
-        return conn.serialize()
-    finally:
-        conn.close()
-
-
-def sql_value(value: object) -> str:
-    """A Python value as an SQL literal."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, bytes):
-        return f"X'{value.hex()}'"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def insert(table: str, row: dict[str, object]) -> str:
-    """One INSERT statement."""
-    return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(sql_value(v) for v in row.values())});"
-
-
 def _uuid(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"whatsapp:{name}"))
 
@@ -189,13 +163,13 @@ class _Builder:
     def add(self, table: str, row: dict[str, object]) -> int:
         pk = self.counts.get(table, 0) + 1
         self.counts[table] = pk
-        self.statements.append(insert(table, {"Z_PK": pk, "Z_ENT": self.entities[table][0], "Z_OPT": 1, **row}))
+        self.statements.append(insert(table, **{"Z_PK": pk, "Z_ENT": self.entities[table][0], "Z_OPT": 1, **row}))
         return pk
 
     def sql(self, schema: str) -> str:
-        keys = [insert("Z_PRIMARYKEY", {"Z_ENT": ent, "Z_NAME": name, "Z_SUPER": 0, "Z_MAX": self.counts.get(t, 0)})
+        keys = [insert("Z_PRIMARYKEY", Z_ENT=ent, Z_NAME=name, Z_SUPER=0, Z_MAX=self.counts.get(t, 0))
                 for t, (ent, name) in sorted(self.entities.items(), key=lambda item: item[1][0])]
-        metadata = insert("Z_METADATA", {"Z_VERSION": 1, "Z_UUID": _uuid("store").upper(), "Z_PLIST": None})
+        metadata = insert("Z_METADATA", Z_VERSION=1, Z_UUID=_uuid("store").upper(), Z_PLIST=None)
         return "\n".join([schema.strip(), *keys, metadata, *self.statements]) + "\n"
 
     def media_item(self, media: Media | None, message_pk: int, extra: dict[str, object]) -> int | None:

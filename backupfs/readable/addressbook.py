@@ -15,6 +15,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from backupfs.readable.base import Backup
+from backupfs.readable.values import columns_of, text_of
 
 DOMAIN = "HomeDomain"
 ADDRESS_BOOK = "Library/AddressBook/AddressBook.sqlitedb"
@@ -61,13 +62,13 @@ def read_people(backup: Backup, with_photos: bool = False) -> list[Person] | Non
     if conn is None:
         return None
     try:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(ABPerson)")}
+        columns = columns_of(conn, "ABPerson")
         if not columns:
             raise sqlite3.DatabaseError("AddressBook.sqlitedb has no ABPerson table")
-        wanted = [c for c in _NAME_COLUMNS if c in columns]
+        wanted = [c for c in _NAME_COLUMNS if c.upper() in columns]
         people: dict[int, Person] = {}
         for row in conn.execute(f"SELECT ROWID, {', '.join(wanted)} FROM ABPerson ORDER BY ROWID"):
-            values = {column.lower(): "" if value is None else str(value) for column, value in zip(wanted, row[1:])}
+            values = {column.lower(): text_of(value) for column, value in zip(wanted, row[1:])}
             values["job_title"] = values.pop("jobtitle", "")
             people[row[0]] = Person(row[0], **values)
         labels = _labels(conn)
@@ -77,7 +78,7 @@ def read_people(backup: Backup, with_photos: bool = False) -> list[Person] | Non
             person = people.get(record)
             if person is None or value is None:
                 continue
-            entry = (labels.get(label, ""), str(value))
+            entry = (labels.get(label, ""), text_of(value))
             (person.phones if prop == _PHONE else person.emails).append(entry)
     finally:
         conn.close()
@@ -92,7 +93,7 @@ def _labels(conn: sqlite3.Connection) -> dict[int, str]:
     except sqlite3.Error:
         return {}
     # Stored as "_$!<Mobile>!$_" for the built-in labels, plain text for the user's own.
-    return {rowid: re.sub(r"^_\$!<(.*)>!\$_$", r"\1", str(value or "")) for rowid, value in rows}
+    return {rowid: re.sub(r"^_\$!<(.*)>!\$_$", r"\1", text_of(value)) for rowid, value in rows}
 
 
 def _add_photos(backup: Backup, people: dict[int, Person]) -> None:

@@ -47,7 +47,15 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
-from backupfs.readable.calls import column_or_null, plural
+from backupfs.readable.values import (
+    columns_of,
+    int_of,
+    number_of,
+    plural,
+    printable,
+    select_list,
+    text_of,
+)
 
 DOMAIN = "HomeDomain"
 PATH = "Library/Calendar/Calendar.sqlitedb"
@@ -65,7 +73,6 @@ _FREQUENCIES = {1: "DAILY", 2: "WEEKLY", 3: "MONTHLY", 4: "YEARLY"}
 _STATUSES = {1: "CONFIRMED", 2: "TENTATIVE", 3: "CANCELLED"}
 _DAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ITEM_COLUMNS = (
     "ROWID", "calendar_id", "entity_type", "summary", "description", "start_date", "start_tz", "end_date", "all_day",
     "location_id", "url", "conference_url", "UUID", "status", "orig_item_id", "orig_date", "creation_date",
@@ -76,32 +83,14 @@ _ITEM_COLUMNS = (
 # --- values as damaged databases hold them ---------------------------------------------------
 
 def _text(value: object) -> str | None:
-    """A value as text; bytes that are not UTF-8 show replacement marks, control characters
-    (which iCalendar forbids) are dropped."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = _CONTROL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n")).strip()
-    return text or None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, int):
-        return value
-    try:
-        return int(float(value)) if isinstance(value, (bytes, str, float)) else None
-    except (ValueError, OverflowError):
-        return None
+    """A value as text without the control characters iCalendar forbids; None when empty."""
+    return printable(text_of(value)) or None
 
 
 def _seconds(value: object) -> float | None:
     """A date column (seconds since 2001); None when absent or absurd."""
-    try:
-        seconds = float(value) if isinstance(value, (int, float, bytes, str)) else math.nan
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and _EARLIEST < seconds < _LATEST else None
+    seconds = number_of(value)
+    return seconds if seconds is not None and _EARLIEST < seconds < _LATEST else None
 
 
 @lru_cache(maxsize=256)
@@ -126,18 +115,6 @@ def _moment(seconds: float, zone: tzinfo | None) -> datetime:
 
 def _utc(seconds: float | None) -> datetime | None:
     return None if seconds is None else _EPOCH + timedelta(seconds=seconds)
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    """The table's column names in upper case, as :func:`backupfs.readable.calls.columns_of` gives
-    them, but read through a connection whose text comes as bytes."""
-    names = (row[1] for row in conn.execute(f'PRAGMA table_info("{table}")'))
-    return {(name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).upper() for name in names}
-
-
-def _select(columns: set[str], wanted: Sequence[str]) -> str:
-    """The SELECT list of ``wanted``, NULL for the columns this generation lacks."""
-    return ", ".join(name if name == "ROWID" else column_or_null(columns, name) for name in wanted)
 
 
 # --- what the database holds -----------------------------------------------------------------
@@ -173,18 +150,18 @@ class Item:
     def of(cls, row: Sequence[object]) -> Item | None:
         """The item of a row (in ``_ITEM_COLUMNS`` order); None when it is neither an event with a start nor a reminder."""
         v = dict(zip(_ITEM_COLUMNS, row))
-        kind = REMINDER if _int(v["entity_type"]) == REMINDER else EVENT
-        rowid, start = _int(v["ROWID"]), _seconds(v["start_date"])
+        kind = REMINDER if int_of(v["entity_type"]) == REMINDER else EVENT
+        rowid, start = int_of(v["ROWID"]), _seconds(v["start_date"])
         if rowid is None or (kind == EVENT and start is None):
             return None
-        series = _int(v["orig_item_id"])
+        series = int_of(v["orig_item_id"])
         return cls(
-            rowid, _int(v["calendar_id"]), kind, _text(v["summary"]), _text(v["description"]), start,
-            _text(v["start_tz"]), _seconds(v["end_date"]), bool(_int(v["all_day"])), _int(v["location_id"]),
-            _text(v["url"]) or _text(v["conference_url"]), _text(v["UUID"]), _int(v["status"]),
+            rowid, int_of(v["calendar_id"]), kind, _text(v["summary"]), _text(v["description"]), start,
+            _text(v["start_tz"]), _seconds(v["end_date"]), bool(int_of(v["all_day"])), int_of(v["location_id"]),
+            _text(v["url"]) or _text(v["conference_url"]), _text(v["UUID"]), int_of(v["status"]),
             series if series and series > 0 else None, _seconds(v["orig_date"]), _seconds(v["creation_date"]),
-            _seconds(v["last_modified"]), _seconds(v["due_date"]), _text(v["due_tz"]), bool(_int(v["due_all_day"])),
-            _seconds(v["completion_date"]), _int(v["priority"]),
+            _seconds(v["last_modified"]), _seconds(v["due_date"]), _text(v["due_tz"]), bool(int_of(v["due_all_day"])),
+            _seconds(v["completion_date"]), int_of(v["priority"]),
         )
 
     @property
@@ -230,15 +207,15 @@ class CalendarDatabase:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.item_columns = _columns(conn, "CalendarItem")
-        self.calendar_columns = _columns(conn, "Calendar")
+        self.item_columns = columns_of(conn, "CalendarItem")
+        self.calendar_columns = columns_of(conn, "Calendar")
         if not self.item_columns or not self.calendar_columns:
             raise ValueError("Calendar.sqlitedb lacks the Calendar or CalendarItem table")
 
     def calendars(self) -> dict[int, tuple[str, str | None]]:
         """Calendar ROWID -> (title as the phone shows it, colour)."""
         found = {}
-        sql = f"SELECT {_select(self.calendar_columns, ('ROWID', 'title', 'color'))} FROM Calendar"
+        sql = f"SELECT {select_list(self.calendar_columns, ('ROWID', 'title', 'color'))} FROM Calendar"
         for rowid, title, color in self.conn.execute(sql):
             if isinstance(rowid, int):
                 name = _text(title) or f"Calendar {rowid}"
@@ -246,7 +223,7 @@ class CalendarDatabase:
         return found
 
     def items(self) -> list[Item]:
-        sql = f"SELECT {_select(self.item_columns, _ITEM_COLUMNS)} FROM CalendarItem ORDER BY ROWID"
+        sql = f"SELECT {select_list(self.item_columns, _ITEM_COLUMNS)} FROM CalendarItem ORDER BY ROWID"
         return [item for item in map(Item.of, self.conn.execute(sql)) if item is not None]
 
     def details(self, items: Iterable[Item]) -> Details:
@@ -269,10 +246,10 @@ class CalendarDatabase:
         return details
 
     def _rows(self, table: str, wanted: Sequence[str]) -> list[tuple]:
-        columns = _columns(self.conn, table)
+        columns = columns_of(self.conn, table)
         if not columns:
             return []
-        return self.conn.execute(f"SELECT {_select(columns, wanted)} FROM {table}").fetchall()
+        return self.conn.execute(f"SELECT {select_list(columns, wanted)} FROM {table}").fetchall()
 
 
 def _geo(latitude: object, longitude: object) -> tuple[float, float] | None:
@@ -287,7 +264,7 @@ def _geo(latitude: object, longitude: object) -> tuple[float, float] | None:
 
 
 def _repeat(frequency: object, interval: object, count: object, until: object, specifier: object) -> Repeat | None:
-    name = _FREQUENCIES.get(_int(frequency) or 0)
+    name = _FREQUENCIES.get(int_of(frequency) or 0)
     if name is None:
         return None
     days = []
@@ -299,7 +276,7 @@ def _repeat(frequency: object, interval: object, count: object, until: object, s
                 if match:
                     number = int(match.group(1) or 0)
                     days.append(f"{number}{match.group(2)}" if number else match.group(2))
-    return Repeat(name, max(1, _int(interval) or 1), max(0, _int(count) or 0), _seconds(until), tuple(days))
+    return Repeat(name, max(1, int_of(interval) or 1), max(0, int_of(count) or 0), _seconds(until), tuple(days))
 
 
 # --- iCalendar -------------------------------------------------------------------------------

@@ -26,24 +26,35 @@ since iOS 3: ``ROWID``, ``remote_uid``, ``date`` (Unix seconds), ``sender``,
 and each audio the backup holds shown as it is, named ``<YYYY-MM-DD HH.MM> <caller>.amr``.
 
 Times are shown in the computer's local time zone, as the phone's owner most likely lived them.
-The small value helpers here (:func:`text_of`, :func:`unix_time`, :func:`stamp`, :func:`clock`,
-:func:`csv_bytes`, :func:`plural`, :func:`columns_of`) are shared with :mod:`backupfs.readable.voice_memos`.
+Lists are newest first; of two audio files of the same name, the older keeps the plain name.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
 
 from backupfs.readable.addressbook import Directory
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
 from backupfs.readable.html import escape, page
+from backupfs.readable.values import (
+    APPLE_EPOCH,
+    clock,
+    columns_of,
+    csv_bytes,
+    mtime_of,
+    newest,
+    newest_first,
+    number_of,
+    oldest_first,
+    plural,
+    select_list,
+    stamp,
+    text_of,
+    unix_time,
+)
 
 HOME = "HomeDomain"
 WIRELESS = "WirelessDomain"
@@ -51,9 +62,6 @@ CALL_HISTORY = "Library/CallHistoryDB/CallHistory.storedata"
 LEGACY_CALL_HISTORY = "Library/CallHistory/call_history.db"
 LEGACY_DOMAINS = (WIRELESS, HOME)  # where call_history.db has been found, most likely first
 VOICEMAIL_DB = "Library/Voicemail/voicemail.db"
-APPLE_EPOCH = 978_307_200  # 2001-01-01T00:00:00Z in Unix seconds
-# No phone call or recording predates 1990 or postdates 2100: a date outside is shown as unknown.
-_EARLIEST, _LATEST = 631_152_000, 4_102_444_800
 _FACETIME_VIDEO, _FACETIME_AUDIO = 8, 16
 _LEGACY_OUTGOING, _LEGACY_FACETIME = 0x1, 0x10
 # CallKit apps seen in call logs, by the bundle id iOS records as ZSERVICE_PROVIDER.
@@ -62,81 +70,6 @@ _PROVIDERS = {"com.apple.Telephony": "Phone", "com.apple.FaceTime": "FaceTime", 
               "com.viber": "Viber", "com.facebook.Messenger": "Messenger"}
 CALL_HEADER = ("Date", "Direction", "Name", "Number", "Duration", "Type")
 VOICEMAIL_HEADER = ("Date", "Name", "Number", "Duration", "Deleted on", "Audio file")
-
-
-# --- values as damaged databases hold them ------------------------------------------------------
-
-def text_of(value: object) -> str:
-    """A column value as text: NULL is "", bytes that are not UTF-8 keep what can be read."""
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace").strip("\x00")
-    return str(value).strip("\x00")
-
-
-def number_of(value: object) -> float | None:
-    """A column value as a finite number, None when it is not one (NULL, text, a BLOB of garbage)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, bytes)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def unix_time(value: object, epoch: int = 0) -> float | None:
-    """Unix seconds of a date counted in seconds from ``epoch``; None when absent or out of any phone's life."""
-    number = number_of(value)
-    if number is None or not number:
-        return None
-    unix = number + epoch
-    return unix if _EARLIEST <= unix <= _LATEST else None
-
-
-def local_time(unix: float | None) -> datetime | None:
-    """The moment in the computer's time zone, None when unknown."""
-    return None if unix is None else datetime.fromtimestamp(unix).astimezone()
-
-
-def stamp(unix: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A date as text for a list; "" when unknown."""
-    moment = local_time(unix)
-    return "" if moment is None else moment.strftime(pattern)
-
-
-def clock(seconds: object) -> str:
-    """A duration as H:MM:SS, which spreadsheets read as a time; "" when unknown."""
-    number = number_of(seconds)
-    if number is None or number < 0:
-        return ""
-    whole = round(number)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
-
-
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
-    """A CSV file as spreadsheets open it: UTF-8 with a byte-order mark, so Excel shows accents and emoji."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8-sig")
-
-
-def plural(count: int, word: str) -> str:
-    """ "1 call", "1,204 calls"."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
-def columns_of(conn: sqlite3.Connection, table: str) -> set[str]:
-    """The table's column names in upper case; empty when it does not exist. Raises on a damaged database."""
-    return {str(row[1]).upper() for row in conn.execute(f'PRAGMA table_info("{table}")')}
-
-
-def column_or_null(columns: set[str], name: str) -> str:
-    """``name`` for a SELECT when the table has it, else NULL: later and earlier schemas read alike."""
-    return name if name.upper() in columns else "NULL"
 
 
 # --- calls -----------------------------------------------------------------------------------
@@ -177,7 +110,7 @@ def _core_data_calls(conn: sqlite3.Connection) -> list[Call]:
     if "ZDATE" not in columns:
         raise ValueError("CallHistory.storedata has no ZCALLRECORD table with a ZDATE column")
     wanted = ("ZADDRESS", "ZNAME", "ZDURATION", "ZORIGINATED", "ZANSWERED", "ZCALLTYPE", "ZSERVICE_PROVIDER")
-    select = ", ".join(column_or_null(columns, c) for c in wanted)
+    select = select_list(columns, wanted)
     calls = []
     for date, address, name, duration, originated, answered, call_type, provider in conn.execute(
             f"SELECT ZDATE, {select} FROM ZCALLRECORD"):
@@ -191,7 +124,7 @@ def _legacy_calls(conn: sqlite3.Connection) -> list[Call]:
     columns = columns_of(conn, "call")
     if "DATE" not in columns:
         raise ValueError("call_history.db has no call table with a date column")
-    select = ", ".join(column_or_null(columns, c) for c in ("address", "duration", "flags", "name"))
+    select = select_list(columns, ("address", "duration", "flags", "name"))
     calls = []
     for date, address, duration, flags, name in conn.execute(f"SELECT date, {select} FROM call"):
         bits = int(number_of(flags) or 0)
@@ -221,7 +154,7 @@ def read_calls(backup: Backup) -> list[Call] | None:
     conn, current = opened
     with closing(conn):
         calls = _core_data_calls(conn) if current else _legacy_calls(conn)
-    return sorted(calls, key=lambda call: -(call.unix or 0))
+    return sorted(calls, key=lambda call: newest_first(call.unix))
 
 
 def _call_rows(calls: list[Call], directory: Directory) -> list[tuple[str, ...]]:
@@ -244,8 +177,7 @@ class CallsRenderer:
         calls = read_calls(backup)
         if not calls:
             return None
-        newest = max((call.unix for call in calls if call.unix is not None), default=None)
-        mtime = None if newest is None else int(newest)
+        mtime = newest(call.unix for call in calls)
         return Plan([Planned("Calls.csv", key="calls:csv", mtime=mtime),
                      Planned("Calls.html", key="calls:html", mtime=mtime)], plural(len(calls), "call"))
 
@@ -284,20 +216,21 @@ def read_voicemail(backup: Backup) -> list[Voicemail] | None:
         columns = columns_of(conn, "voicemail")
         if "DATE" not in columns:
             raise ValueError("voicemail.db has no voicemail table with a date column")
-        select = ", ".join(column_or_null(columns, c) for c in ("sender", "callback_num", "duration", "trashed_date"))
+        select = select_list(columns, ("sender", "callback_num", "duration", "trashed_date"))
         rows = conn.execute(f"SELECT ROWID, date, {select} FROM voicemail").fetchall()
     found = []
     for rowid, date, sender, callback, duration, trashed in rows:
         audio = f"Library/Voicemail/{rowid}.amr"
         found.append(Voicemail(rowid, unix_time(date), text_of(sender) or text_of(callback), duration,
                                unix_time(trashed, APPLE_EPOCH), audio if backup.has(HOME, audio) else None))
-    return sorted(found, key=lambda voicemail: (-(voicemail.unix or 0), voicemail.rowid))
+    return sorted(found, key=lambda voicemail: (newest_first(voicemail.unix), voicemail.rowid))
 
 
 def _audio_names(voicemails: list[Voicemail], directory: Directory) -> dict[int, str]:
-    """Each present audio's file name in the folder, by ROWID: date, time and caller."""
-    present = [v for v in voicemails if v.audio is not None]
-    leaves = [safe_name(f"{stamp(v.unix, '%Y-%m-%d %H.%M') or 'Undated'} {_caller(v, directory)}", "Voicemail")
+    """Each present audio's file name in the folder, by ROWID: date, time and caller; the older of two
+    of one name keeps the plain name."""
+    present = sorted((v for v in voicemails if v.audio is not None), key=lambda v: (oldest_first(v.unix), v.rowid))
+    leaves = [safe_name(f"{stamp(v.unix, '%Y-%m-%d %H.%M', 'Undated')} {_caller(v, directory)}", "Voicemail")
               + ".amr" for v in present]
     paths = unique_paths(["Voicemail.csv", *leaves])[1:]
     return {v.rowid: path for v, path in zip(present, paths)}
@@ -317,9 +250,8 @@ class VoicemailRenderer:
         if not voicemails:
             return None
         names = _audio_names(voicemails, Directory.of(backup))
-        newest = max((v.unix for v in voicemails if v.unix is not None), default=None)
-        files = [Planned("Voicemail.csv", key="voicemail:csv", mtime=None if newest is None else int(newest))]
-        files += [Planned(names[v.rowid], same_as=(HOME, v.audio), mtime=None if v.unix is None else int(v.unix))
+        files = [Planned("Voicemail.csv", key="voicemail:csv", mtime=newest(v.unix for v in voicemails))]
+        files += [Planned(names[v.rowid], same_as=(HOME, v.audio), mtime=mtime_of(v.unix))
                   for v in voicemails if v.audio is not None]
         return Plan(files, plural(len(voicemails), "voicemail"))
 

@@ -18,7 +18,8 @@ Two files:
   2001) and read back to its day; a birthday without a year (kept in 1604) is written as
   Apple writes it, with ``X-APPLE-OMIT-YEAR``.
 * ``Contacts.csv``: one row per contact (name, company, phone numbers, e-mail addresses),
-  UTF-8 with a byte-order mark so that Excel reads the accents.
+  UTF-8 with a byte-order mark so that Excel reads the accents, a cell that would run as a formula
+  guarded (:func:`backupfs.readable.values.csv_bytes`).
 """
 
 from __future__ import annotations
@@ -31,14 +32,13 @@ import vobject
 
 from backupfs.readable.addressbook import Person, read_people
 from backupfs.readable.base import Backup, Plan, Planned
-from backupfs.readable.calls import csv_bytes, plural
+from backupfs.readable.values import csv_bytes, plural, printable
 
 VCARD_FILE = "Contacts.vcf"
 CSV_FILE = "Contacts.csv"
 NO_YEAR = 1604  # the year Apple gives a birthday whose year is unknown
 
 _APPLE_EPOCH_DAY = date(2001, 1, 1)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TEL_TYPES = {
     "mobile": ("CELL", "VOICE"), "iphone": ("IPHONE", "CELL", "VOICE"), "home": ("HOME", "VOICE"),
     "work": ("WORK", "VOICE"), "main": ("MAIN",), "homefax": ("HOME", "FAX"), "workfax": ("WORK", "FAX"),
@@ -46,24 +46,18 @@ _TEL_TYPES = {
 }
 _EMAIL_TYPES = {"home": ("INTERNET", "HOME"), "work": ("INTERNET", "WORK"), "other": ("INTERNET", "OTHER")}
 _PHOTO_TYPES = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF8", "GIF"))
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _EAST_ASIAN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _LABEL_WORDS = {"homefax": "Home fax", "workfax": "Work fax", "otherfax": "Other fax", "homepage": "Home page"}
-
-
-def _clean(text: str) -> str:
-    """Text without the control characters a damaged row may hold, which vCard and CSV readers reject."""
-    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 
 def full_name(person: Person) -> str:
     """The FN of a contact: its whole name with prefix and suffix, else what the phone shows for it."""
     if any((person.first, person.middle, person.last)):
         if _EAST_ASIAN.search(person.first + person.last):  # 王小明: family name first, no space, as the phone shows
-            return _clean(person.last + person.middle + person.first)
+            return printable(person.last + person.middle + person.first)
         parts = (person.prefix, person.first, person.middle, person.last, person.suffix)
-        return _clean(" ".join(part for part in parts if part))
-    return _clean(person.display_name) or f"Contact {person.row}"
+        return printable(" ".join(part for part in parts if part))
+    return printable(person.display_name) or f"Contact {person.row}"
 
 
 def birthday(value: str) -> date | None:
@@ -112,7 +106,7 @@ class _Card:
         elif types is None:  # Apple's way, read by iCloud and Google: a group naming the label
             self.item += 1
             line.group = f"item{self.item}"
-            self.add("x-ablabel", _clean(label)).group = line.group
+            self.add("x-ablabel", printable(label)).group = line.group
 
 
 def _photo(data: bytes | None) -> tuple[bytes, str] | None:
@@ -127,29 +121,29 @@ def vcard(person: Person) -> str:
     """The contact as one vCard 3.0."""
     card = _Card()
     card.add("fn", full_name(person))
-    card.add("n", vobject.vcard.Name(family=_clean(person.last), given=_clean(person.first),
-                                     additional=_clean(person.middle), prefix=_clean(person.prefix),
-                                     suffix=_clean(person.suffix)))
+    card.add("n", vobject.vcard.Name(family=printable(person.last), given=printable(person.first),
+                                     additional=printable(person.middle), prefix=printable(person.prefix),
+                                     suffix=printable(person.suffix)))
     if person.nickname:
-        card.add("nickname", _clean(person.nickname))
+        card.add("nickname", printable(person.nickname))
     if person.organization or person.department:
-        card.add("org", [_clean(person.organization), _clean(person.department)] if person.department
-                 else [_clean(person.organization)])
+        card.add("org", [printable(person.organization), printable(person.department)] if person.department
+                 else [printable(person.organization)])
     if not any((person.first, person.middle, person.last)) and person.organization:
         card.add("x-abshowas", "COMPANY")  # so that iCloud lists it as a company, as the phone did
     if person.job_title:
-        card.add("title", _clean(person.job_title))
+        card.add("title", printable(person.job_title))
     day = birthday(person.birthday) if person.birthday else None
     if day is not None:
         line = card.add("bday", day.isoformat())
         if day.year == NO_YEAR:
             line.params["X-APPLE-OMIT-YEAR"] = [str(NO_YEAR)]
     for label, number in person.phones:
-        card.labelled("tel", label, _clean(number), _TEL_TYPES)
+        card.labelled("tel", label, printable(number), _TEL_TYPES)
     for label, address in person.emails:
-        card.labelled("email", label, _clean(address), _EMAIL_TYPES)
+        card.labelled("email", label, printable(address), _EMAIL_TYPES)
     if person.note:
-        card.add("note", _clean(person.note))
+        card.add("note", printable(person.note))
     photo = _photo(person.photo)
     if photo is not None:
         line = card.add("photo", photo[0])
@@ -159,21 +153,15 @@ def vcard(person: Person) -> str:
 
 def _entries(entries: list[tuple[str, str]]) -> str:
     """Numbers or addresses in one cell, each after its label as the phone words it ("Work fax: ...")."""
-    return "; ".join(f"{_clean(_LABEL_WORDS.get(label.casefold(), label))}: {_clean(value)}" if label
-                     else _clean(value) for label, value in entries)
-
-
-def _cell(text: str) -> str:
-    """A cell a spreadsheet shows as text: one starting like a formula ("=", "+44...") gets a quote
-    first, or the spreadsheet would compute it (and a crafted contact name could run a formula)."""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
+    return "; ".join(f"{printable(_LABEL_WORDS.get(label.casefold(), label))}: {printable(value)}" if label
+                     else printable(value) for label, value in entries)
 
 
 def contacts_csv(people: list[Person]) -> bytes:
     """Everyone as CSV rows: name, company, phone numbers, e-mail addresses."""
-    rows = ([full_name(person), _clean(person.organization), _entries(person.phones), _entries(person.emails)]
+    rows = ([full_name(person), printable(person.organization), _entries(person.phones), _entries(person.emails)]
             for person in people)
-    return csv_bytes(["Name", "Company", "Phone numbers", "E-mail addresses"], ([_cell(v) for v in row] for row in rows))
+    return csv_bytes(["Name", "Company", "Phone numbers", "E-mail addresses"], rows)
 
 
 class ContactsRenderer:

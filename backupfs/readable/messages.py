@@ -37,17 +37,30 @@ from backupfs.naming.harvest import _home_relative
 from backupfs.readable.addressbook import Directory
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
 from backupfs.readable.html import escape, page
+from backupfs.readable.values import (
+    APPLE_EPOCH,
+    column_or_null,
+    columns_of,
+    date_span,
+    local_time,
+    number_of,
+    plural,
+    readable_link,
+    stamp,
+    text_of,
+    unix_time,
+)
 
 DOMAIN = "HomeDomain"
 SMS_DB = "Library/SMS/sms.db"
 ATTACHMENT_DOMAINS = ("MediaDomain", "HomeDomain")  # where attachments live, most likely first
-APPLE_EPOCH = 978_307_200  # 2001-01-01T00:00:00Z in Unix seconds
 _NANOSECONDS = 1_000_000_000
-# No iPhone message predates 2002 or postdates 2100: a date outside is read in the other unit, else unknown.
-_EARLIEST, _LATEST = APPLE_EPOCH + 365 * 86_400, 4_102_444_800
+# No iPhone message predates 2002: an earlier date (a count of seconds read as nanoseconds falls in
+# 2001) is read in the other unit, else unknown.
+_EARLIEST = APPLE_EPOCH + 365 * 86_400
 # Columns of ``message`` that iOS 11 added when it moved dates to nanoseconds.
-_IOS11_COLUMNS = frozenset({"ck_sync_state", "ck_record_id", "sr_ck_sync_state", "is_corrupt", "reply_to_guid",
-                            "sort_id", "is_spam", "thread_originator_guid", "date_edited", "date_retracted"})
+_IOS11_COLUMNS = frozenset({"CK_SYNC_STATE", "CK_RECORD_ID", "SR_CK_SYNC_STATE", "IS_CORRUPT", "REPLY_TO_GUID",
+                            "SORT_ID", "IS_SPAM", "THREAD_ORIGINATOR_GUID", "DATE_EDITED", "DATE_RETRACTED"})
 _GROUP_STYLE = 43  # chat.style of a group; 45 is a one-to-one chat
 _RENAMED = 2  # message.item_type of "X named the conversation"
 _MESSAGE_COLUMNS = ("service", "attributedBody", "item_type", "group_title", "date_retracted")
@@ -101,7 +114,7 @@ def _typedstream_length(blob: bytes, at: int) -> tuple[int | None, int]:
 
 @dataclass(frozen=True)
 class _Schema:
-    """The columns of each table sms.db has; a missing table has none."""
+    """The columns of each table sms.db has, upper case; a missing table has none."""
 
     columns: dict[str, frozenset[str]]
 
@@ -110,12 +123,12 @@ class _Schema:
         """Raises ValueError when ``message`` or ``handle`` lack what every generation since iOS 6 has."""
         tables = ("message", "handle", "chat", "chat_message_join", "chat_handle_join", "attachment",
                   "message_attachment_join")
-        columns = {table: frozenset(str(row[1]).lower() for row in conn.execute(f"PRAGMA table_info({table})"))
-                   for table in tables}
-        missing = {"date", "text", "handle_id", "is_from_me"} - columns["message"]
+        columns = {table: frozenset(columns_of(conn, table)) for table in tables}
+        missing = {"DATE", "TEXT", "HANDLE_ID", "IS_FROM_ME"} - columns["message"]
         if missing:
-            raise ValueError(f"sms.db: table message lacks {', '.join(sorted(missing))} (iOS 5 or older, or damaged)")
-        if "id" not in columns["handle"]:
+            lacks = ", ".join(sorted(missing)).lower()
+            raise ValueError(f"sms.db: table message lacks {lacks} (iOS 5 or older, or damaged)")
+        if "ID" not in columns["handle"]:
             raise ValueError("sms.db: no handle table with an id column")
         return cls(columns)
 
@@ -129,16 +142,7 @@ class _Schema:
 
     def column(self, alias: str, table: str, column: str) -> str:
         """``alias.column`` for a SELECT, or NULL when this generation (or damage) lacks it."""
-        return f"{alias}.{column}" if column.lower() in self.columns[table] else "NULL"
-
-
-def _text(value: object) -> str:
-    """A column value as text, whatever type the row holds; NULL gives ""."""
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+        return column_or_null(self.columns[table], column, alias=alias)
 
 
 def _unix(value: object, nanoseconds: bool) -> int | None:
@@ -147,17 +151,16 @@ def _unix(value: object, nanoseconds: bool) -> int | None:
     The generation gives the unit; a value that only makes sense in the other unit (a
     half-migrated or hand-edited database) is read in that one.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value:
-        return None
+    number = number_of(value)
     for scale in ((_NANOSECONDS, 1) if nanoseconds else (1, _NANOSECONDS)):
-        unix = APPLE_EPOCH + value / scale
-        if _EARLIEST <= unix < _LATEST:
+        unix = None if number is None else unix_time(number / scale, APPLE_EPOCH, earliest=_EARLIEST)
+        if unix is not None:
             return int(unix)
     return None
 
 
 def _handles(conn: sqlite3.Connection) -> dict[int, str]:
-    return {rowid: _text(address) for rowid, address in conn.execute("SELECT ROWID, id FROM handle")
+    return {rowid: text_of(address) for rowid, address in conn.execute("SELECT ROWID, id FROM handle")
             if isinstance(rowid, int) and address}
 
 
@@ -181,7 +184,7 @@ def _chats(conn: sqlite3.Connection, schema: _Schema, handles: dict[int, str],
         return {}
     where = "" if only is None else f" WHERE c.ROWID IN {_in(only)}"
     columns = ", ".join(schema.column("c", "chat", name) for name in ("chat_identifier", "display_name", "style"))
-    chats = {rowid: _Chat(_text(identifier), _text(name).strip(), style == _GROUP_STYLE)
+    chats = {rowid: _Chat(text_of(identifier), text_of(name).strip(), style == _GROUP_STYLE)
              for rowid, identifier, name, style in conn.execute(f"SELECT c.ROWID, {columns} FROM chat c{where}")}
     if schema.has("chat_handle_join"):
         where = "" if only is None else f" WHERE chat_id IN {_in(only)}"
@@ -312,7 +315,7 @@ class _Message:
     @cached_property
     def local(self) -> datetime | None:
         """The date in this computer's time zone; computed once, as a big conversation needs it for each line."""
-        return None if self.when is None else _local(self.when)
+        return local_time(self.when)
 
 
 def _messages(conn: sqlite3.Connection, schema: _Schema, chat_ids: list[int],
@@ -344,12 +347,12 @@ def _messages(conn: sqlite3.Connection, schema: _Schema, chat_ids: list[int],
 def _message(rows: list[tuple], nanoseconds: bool) -> _Message:
     """One message from its rows (one per attachment)."""
     rowid, date, from_me, sender, text, service, attributed, item_type, group_title, retracted = rows[0][:10]
-    body = _text(text) or attributed_text(attributed) or ""
+    body = text_of(text) or attributed_text(attributed) or ""
     body = body.replace(_OBJECT_REPLACEMENT, "").strip()
     if not body and item_type == _RENAMED and group_title:
-        body = f"named the conversation “{_text(group_title)}”"
+        body = f"named the conversation “{text_of(group_title)}”"
     note = "(unsent)" if retracted else "(no text)"
-    message = _Message(rowid, _unix(date, nanoseconds), from_me == 1, _text(sender), _text(service), body, note)
+    message = _Message(rowid, _unix(date, nanoseconds), from_me == 1, text_of(sender), text_of(service), body, note)
     for attachment_id, filename, mime, transfer_name, total_bytes in (row[10:] for row in rows):
         if attachment_id is not None:
             message.attachments.append(_attachment(filename, mime, transfer_name, total_bytes))
@@ -361,9 +364,9 @@ def _attachment(filename: object, mime: object, transfer_name: object, total_byt
     relative = None
     if path:
         relative = path if path.startswith("Library/") else _home_relative(path)
-    name = _text(transfer_name) or (path or "").rsplit("/", 1)[-1].encode("utf-8", "replace").decode() or "attachment"
+    name = text_of(transfer_name) or (path or "").rsplit("/", 1)[-1].encode("utf-8", "replace").decode() or "attachment"
     size = total_bytes if isinstance(total_bytes, int) and total_bytes > 0 else None
-    return _Attachment(name, _text(mime).lower(), size, relative)
+    return _Attachment(name, text_of(mime).lower(), size, relative)
 
 
 # --- presenting --------------------------------------------------------------------------------
@@ -412,10 +415,6 @@ def _size(total: int | None) -> str:
     return f"{total} bytes"
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
 class _Links:
     """Relative links from a conversation file to attachments, each resolved once."""
 
@@ -433,16 +432,11 @@ class _Links:
         return self._found[relative]
 
 
-def _local(unix: int) -> datetime:
-    return datetime.fromtimestamp(unix).astimezone()
-
-
 def _subtitle(conversation: _Conversation, names: _Names, messages: list[_Message]) -> str:
     unique = {_address_key(address): address for address in conversation.participants}
     who = ", ".join(f"{names(a)} ({a})" if names.known(a) else a for a in unique.values())
-    dates = [m.when for m in messages if m.when is not None]
-    span = " – ".join(dict.fromkeys(f"{_local(d):%d %b %Y}" for d in (min(dates), max(dates)))) if dates else ""
-    return " · ".join(part for part in (who, _plural(len(messages), "message"), span) if part)
+    span = date_span(m.when for m in messages)
+    return " · ".join(part for part in (who, plural(len(messages), "message"), span) if part)
 
 
 def _html_attachment(attachment: _Attachment, link: str | None) -> str:
@@ -489,17 +483,17 @@ def _html(title: str, subtitle: str, messages: list[_Message], names: _Names, li
 
 def _text_attachment(attachment: _Attachment, link: str | None) -> str:
     size = f", {_size(attachment.size)}" if attachment.size else ""
-    where = f": {link}" if link else ", not in the backup"
+    where = f": {readable_link(link)}" if link else ", not in the backup"
     return f"[attachment {attachment.name}{size}{where}]"
 
 
 def _plain(title: str, subtitle: str, messages: list[_Message], names: _Names, links: _Links) -> bytes:
     lines = [title, subtitle, ""]
     for message in messages:
-        stamp = f"{message.local:%Y-%m-%d %H:%M}" if message.local is not None else "date unknown"
+        when = stamp(message.when, "%Y-%m-%d %H:%M", "date unknown")
         sender = "Me" if message.from_me else names(message.sender)
         service = f" ({message.service})" if message.service else ""
-        lines.append(f"{stamp}  {sender}{service}")
+        lines.append(f"{when}  {sender}{service}")
         lines += [f"    {line}" for line in message.body.splitlines()]
         lines += [f"    {_text_attachment(a, links(a.path))}" for a in message.attachments]
         if not message.body and not message.attachments:
@@ -538,7 +532,7 @@ class MessagesRenderer:
             files += [Planned(path, key=conversation.key("html"), mtime=conversation.last),
                       Planned(f"{path[:-len('.html')]}.txt", key=conversation.key("txt"), mtime=conversation.last)]
         total = sum(c.count for c in conversations)
-        return Plan(files, f"{_plural(len(conversations), 'conversation')}, {_plural(total, 'message')}")
+        return Plan(files, f"{plural(len(conversations), 'conversation')}, {plural(total, 'message')}")
 
     def render(self, backup: Backup, key: str) -> bytes:
         chat_ids, handle_ids, form = _parse_key(key)

@@ -1,6 +1,6 @@
 """Notes: every note of the phone as a page and a plain text file, in its folders as on the phone.
 
-Two databases hold notes, both with Core Data dates (seconds since 2001-01-01 UTC):
+Two databases hold notes, both with Core Data dates (seconds since 2001-01-01 UTC, shown in local time):
 
 * ``NoteStore.sqlite`` (iOS 9 and later), in ``AppDomainGroup-group.com.apple.notes``. One table,
   ``ZICCLOUDSYNCINGOBJECT``, holds accounts, folders, notes, attachments and media, told apart
@@ -37,28 +37,37 @@ each account's folders sit in a folder named after it, as the phone lists them.
 
 from __future__ import annotations
 
-import math
 import sqlite3
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from html.parser import HTMLParser
 from typing import NamedTuple
 
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
 from backupfs.readable.html import escape, page
+from backupfs.readable.values import (
+    APPLE_EPOCH,
+    column_or_null,
+    columns_of,
+    int_of,
+    optional_text,
+    plural,
+    select_list,
+    stamp,
+    unix_time,
+)
 
 STORE_DOMAIN = "AppDomainGroup-group.com.apple.notes"
 STORE_PATH = "NoteStore.sqlite"
 LEGACY_DOMAIN = "HomeDomain"
 LEGACY_PATH = "Library/Notes/notes.sqlite"
-APPLE_EPOCH = 978_307_200  # 2001-01-01T00:00:00Z in Unix seconds
 RECENTLY_DELETED = "Recently Deleted"
 LOCKED_MESSAGE = "This note is locked with a password. It cannot be read without the phone."
 UNREADABLE_MESSAGE = "The text of this note could not be read: its copy in the backup is damaged."
 
 _OBJECTS = "ZICCLOUDSYNCINGOBJECT"
+_WHEN = "%Y-%m-%d %H:%M"  # a note's dates, in local time
 _TRASH_FOLDER_TYPE = 1
 _IMAGE_UTIS = {"public.jpeg", "public.png", "public.heic", "public.heif", "public.tiff", "com.compuserve.gif"}
 _IMAGE_EXTENSIONS = {"jpg", "jpeg", "png", "heic", "heif", "gif", "tif", "tiff", "webp"}
@@ -73,16 +82,6 @@ _EMBEDDED_KINDS = {  # attachments kept inside the database, with no file of the
 
 # --- values as damaged databases hold them ---------------------------------------------------
 
-def _text(value: object) -> str | None:
-    """A value as display text: bytes that are not UTF-8 show replacement marks rather than failing."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = str(value).replace("\x00", "").strip()
-    return text or None
-
-
 def _raw(value: object) -> str | None:
     """A value as a path part, its exact bytes kept as surrogates, as the backup's index names files."""
     if isinstance(value, bytes):
@@ -90,47 +89,8 @@ def _raw(value: object) -> str | None:
     return None if value is None or "/" in str(value) or not str(value) else str(value)
 
 
-def _int(value: object) -> int | None:
-    """An integer column, None when the value is not one (a damaged row)."""
-    if isinstance(value, int):
-        return value
-    try:
-        return int(value) if isinstance(value, (bytes, str)) else None
-    except ValueError:
-        return None
-
-
-def _unix(value: object) -> float | None:
-    """A Core Data date (seconds since 2001) as Unix seconds; None when absent or absurd."""
-    try:
-        seconds = float(value) if isinstance(value, (int, float, bytes, str)) else math.nan
-    except ValueError:
-        return None
-    return seconds + APPLE_EPOCH if math.isfinite(seconds) and abs(seconds) < 5e9 else None
-
-
-def _when(unix: float | None) -> str | None:
-    if unix is None:
-        return None
-    moment = datetime.fromtimestamp(unix, timezone.utc)
-    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
-
-
 def _first_line(text: str) -> str | None:
     return next((line.strip() for line in text.replace("\ufffc", "").splitlines() if line.strip()), None)
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
-    return {(_text(row[1]) or "").upper() for row in conn.execute(f'PRAGMA table_info("{table}")')}
-
-
-def _pick(columns: set[str], *names: str, alias: str = "") -> str:
-    """An SQL expression for the first non-NULL of those columns the table has (NULL if none):
-    the same value lives in differently numbered columns across iOS versions."""
-    present = [f"{alias}{name}" for name in names if name in columns]
-    if not present:
-        return "NULL"
-    return present[0] if len(present) == 1 else f"COALESCE({', '.join(present)})"
 
 
 # --- protobuf --------------------------------------------------------------------------------
@@ -233,7 +193,7 @@ def parse_note_body(data: bytes) -> NoteBody:
         identifier = _message(proto_fields(info), 1) if info is not None else None
         if identifier is not None:
             uti = _message(proto_fields(info or b""), 2)
-            attachments.append((identifier.decode("utf-8", "replace"), _text(uti)))
+            attachments.append((identifier.decode("utf-8", "replace"), optional_text(uti)))
     return NoteBody(text.decode("utf-8", "replace"), tuple(attachments))
 
 
@@ -298,8 +258,8 @@ class NoteStore:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.columns = _columns(conn, _OBJECTS)
-        if not self.columns or not _columns(conn, "ZICNOTEDATA"):
+        self.columns = columns_of(conn, _OBJECTS)
+        if not self.columns or not columns_of(conn, "ZICNOTEDATA"):
             raise ValueError("NoteStore.sqlite lacks the ZICCLOUDSYNCINGOBJECT or ZICNOTEDATA table")
         self.entities = self._entities()
         if not self.entities.get("ICNote"):
@@ -312,8 +272,8 @@ class NoteStore:
     def _entities(self) -> dict[str, list[int]]:
         entities: dict[str, list[int]] = {}
         for ent, name in self.conn.execute("SELECT Z_ENT, Z_NAME FROM Z_PRIMARYKEY"):
-            if isinstance(ent, int) and _text(name):
-                entities.setdefault(str(_text(name)), []).append(ent)
+            if isinstance(ent, int) and optional_text(name):
+                entities.setdefault(str(optional_text(name)), []).append(ent)
         return entities
 
     def _rows(self, entity: str, expressions: Sequence[str], where: str = "", params: tuple = ()) -> list[tuple]:
@@ -326,15 +286,15 @@ class NoteStore:
 
     def _accounts(self) -> dict[int, tuple[str | None, str]]:
         """Account Z_PK -> (identifier, the name the phone shows: "iCloud", "On My iPhone")."""
-        rows = self._rows("ICAccount", ["Z_PK", _pick(self.columns, "ZIDENTIFIER"), _pick(self.columns, "ZNAME")])
-        return {pk: (_raw(identifier), _text(name) or "Notes account") for pk, identifier, name in rows}
+        rows = self._rows("ICAccount", ["Z_PK", select_list(self.columns, ("ZIDENTIFIER", "ZNAME"))])
+        return {pk: (_raw(identifier), optional_text(name) or "Notes account") for pk, identifier, name in rows}
 
     def _folders(self) -> dict[int, tuple[tuple[str, ...], int | None]]:
         """Folder Z_PK -> (its path of titles, from the top; its account's Z_PK)."""
         col = self.columns
-        rows = self._rows("ICFolder", ["Z_PK", _pick(col, "ZTITLE2"), _pick(col, "ZFOLDERTYPE"),
-                                       _pick(col, "ZPARENT"), _pick(col, "ZOWNER")])
-        own = {pk: (_text(title), _int(kind), _int(parent), _int(owner)) for pk, title, kind, parent, owner in rows}
+        rows = self._rows("ICFolder", ["Z_PK", select_list(col, ("ZTITLE2", "ZFOLDERTYPE", "ZPARENT", "ZOWNER"))])
+        own = {pk: (optional_text(title), int_of(kind), int_of(parent), int_of(owner))
+               for pk, title, kind, parent, owner in rows}
         folders = {}
         for pk, (title, kind, parent, owner) in own.items():
             if kind == _TRASH_FOLDER_TYPE:
@@ -351,23 +311,24 @@ class NoteStore:
     def notes(self, only: int | None = None) -> list[Note]:
         """Every note (or the one whose Z_PK is ``only``)."""
         col = self.columns
-        expressions = ["Z_PK", _pick(col, "ZTITLE1", "ZTITLE"), _pick(col, "ZFOLDER"), _pick(col, "ZNOTEDATA"),
-                       _pick(col, "ZISPASSWORDPROTECTED"), _pick(col, "ZMARKEDFORDELETION"),
-                       _pick(col, "ZCREATIONDATE3", "ZCREATIONDATE1", "ZCREATIONDATE"),
-                       _pick(col, "ZMODIFICATIONDATE1", "ZMODIFICATIONDATE"), *self.account_columns]
+        expressions = ["Z_PK", column_or_null(col, "ZTITLE1", "ZTITLE"),
+                       select_list(col, ("ZFOLDER", "ZNOTEDATA", "ZISPASSWORDPROTECTED", "ZMARKEDFORDELETION")),
+                       column_or_null(col, "ZCREATIONDATE3", "ZCREATIONDATE1", "ZCREATIONDATE"),
+                       column_or_null(col, "ZMODIFICATIONDATE1", "ZMODIFICATIONDATE"), *self.account_columns]
         where, params = (" AND Z_PK = ?", (only,)) if only is not None else ("", ())
         notes = []
         for pk, title, folder, data, locked, deleted, created, modified, *accounts in self._rows(
                 "ICNote", expressions, where, params):
-            folder_path, owner = self.folders.get(_int(folder) or -1, ((), None))
-            if _int(deleted) and _int(folder) not in self.trash:
+            folder_path, owner = self.folders.get(int_of(folder) or -1, ((), None))
+            if int_of(deleted) and int_of(folder) not in self.trash:
                 folder_path = (RECENTLY_DELETED,)
-            account = next((a for a in map(_int, accounts) if a in self.accounts), owner)
+            account = next((a for a in map(int_of, accounts) if a in self.accounts), owner)
             account_id, account_name = self.accounts.get(account, (None, "")) if account is not None else (None, "")
-            is_locked = bool(_int(locked))
-            title = _text(title) or self._title_from_body(pk, _int(data), is_locked)
-            notes.append(Note("store", pk, title.splitlines()[0], folder_path, account_name, _unix(created),
-                              _unix(modified), is_locked, account_id, _int(data)))
+            is_locked = bool(int_of(locked))
+            title = optional_text(title) or self._title_from_body(pk, int_of(data), is_locked)
+            notes.append(Note("store", pk, title.splitlines()[0], folder_path, account_name,
+                              unix_time(created, APPLE_EPOCH), unix_time(modified, APPLE_EPOCH), is_locked,
+                              account_id, int_of(data)))
         return notes
 
     def _title_from_body(self, pk: int, data: int | None, locked: bool) -> str:
@@ -409,10 +370,11 @@ class NoteStore:
         found = {}
         for identifier, uti, alt, url, media_id, filename, *generation in self.conn.execute(
                 self._attachment_sql(len(identifiers)), identifiers):
-            key = _text(identifier)
+            key = optional_text(identifier)
             if key is not None:
                 folders = self._media_folders(_raw(media_id), [_raw(g) for g in generation], account)
-                found[key] = _attachment(backup, _text(uti), _text(alt) or _text(url), _raw(filename), folders)
+                own_text = optional_text(alt) or optional_text(url)
+                found[key] = _attachment(backup, optional_text(uti), own_text, _raw(filename), folders)
         return found
 
     def _attachment_sql(self, count: int) -> str:
@@ -424,8 +386,8 @@ class NoteStore:
             generations = sorted(c for c in col if c.startswith("ZGENERATION"))  # iOS 17+ media folders
             media = ", ".join(["m.ZIDENTIFIER", "m.ZFILENAME", *(f"m.{c}" for c in generations)])
             join = f"LEFT JOIN {_OBJECTS} m ON m.Z_PK = a.ZMEDIA"
-        return (f"SELECT a.ZIDENTIFIER, {_pick(col, 'ZTYPEUTI', 'ZTYPEUTI1', alias='a.')}, "
-                f"{_pick(col, 'ZALTTEXT', alias='a.')}, {_pick(col, 'ZURLSTRING', alias='a.')}, {media} "
+        own = select_list(col, ("ZALTTEXT", "ZURLSTRING"), alias="a")
+        return (f"SELECT a.ZIDENTIFIER, {column_or_null(col, 'ZTYPEUTI', 'ZTYPEUTI1', alias='a')}, {own}, {media} "
                 f"FROM {_OBJECTS} a {join} WHERE a.ZIDENTIFIER IN ({', '.join('?' * count)})")
 
     def _media_folders(self, media_id: str | None, generations: list[str | None], account: str | None) -> list[str]:
@@ -447,7 +409,7 @@ def _attachment(backup: Backup, uti: str | None, own_text: str | None, filename:
                 folders: list[str]) -> Attachment:
     """How one attachment shows: its file when the backup holds it, its own text, or its kind."""
     if filename is not None and folders:
-        label = _text(filename) or "Attachment"
+        label = optional_text(filename) or "Attachment"
         extension = filename.rpartition(".")[2].lower()
         image = uti in _IMAGE_UTIS or extension in _IMAGE_EXTENSIONS
         for folder in folders:
@@ -515,46 +477,47 @@ class LegacyNotes:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.columns = _columns(conn, "ZNOTE")
-        if not self.columns or not _columns(conn, "ZNOTEBODY"):
+        self.columns = columns_of(conn, "ZNOTE")
+        if not self.columns or not columns_of(conn, "ZNOTEBODY"):
             raise ValueError("notes.sqlite lacks the ZNOTE or ZNOTEBODY table")
         self.stores = self._stores()
 
     def _stores(self) -> dict[int, tuple[str, str]]:
         """Store (folder) Z_PK -> (its name, its account's name)."""
-        store_columns = _columns(self.conn, "ZSTORE")
+        store_columns = columns_of(self.conn, "ZSTORE")
         if not store_columns:
             return {}
         accounts: dict[int, str] = {}
-        if "ZACCOUNT" in store_columns and "ZNAME" in _columns(self.conn, "ZACCOUNT"):
-            accounts = {pk: _text(name) or "" for pk, name in self.conn.execute("SELECT Z_PK, ZNAME FROM ZACCOUNT")}
-        sql = f"SELECT Z_PK, {_pick(store_columns, 'ZNAME')}, {_pick(store_columns, 'ZACCOUNT')} FROM ZSTORE"
-        return {pk: (_text(name) or "Notes", accounts.get(_int(owner) or -1, ""))
+        if "ZACCOUNT" in store_columns and "ZNAME" in columns_of(self.conn, "ZACCOUNT"):
+            accounts = {pk: optional_text(name) or ""
+                        for pk, name in self.conn.execute("SELECT Z_PK, ZNAME FROM ZACCOUNT")}
+        sql = f"SELECT Z_PK, {select_list(store_columns, ('ZNAME', 'ZACCOUNT'))} FROM ZSTORE"
+        return {pk: (optional_text(name) or "Notes", accounts.get(int_of(owner) or -1, ""))
                 for pk, name, owner in self.conn.execute(sql)}
 
     def notes(self, only: int | None = None) -> list[Note]:
         """Every note (or the one whose Z_PK is ``only``); bookkeeping rows are not notes."""
         col = self.columns
         where, params = (" AND Z_PK = ?", (only,)) if only is not None else ("", ())
-        sql = (f"SELECT Z_PK, {_pick(col, 'ZTITLE')}, {_pick(col, 'ZSTORE')}, {_pick(col, 'ZDELETEDFLAG')}, "
-               f"{_pick(col, 'ZCREATIONDATE')}, {_pick(col, 'ZMODIFICATIONDATE')} FROM ZNOTE "
-               f"WHERE COALESCE({_pick(col, 'ZISBOOKKEEPINGENTRY')}, 0) = 0{where}")
+        wanted = ("ZTITLE", "ZSTORE", "ZDELETEDFLAG", "ZCREATIONDATE", "ZMODIFICATIONDATE")
+        sql = (f"SELECT Z_PK, {select_list(col, wanted)} FROM ZNOTE "
+               f"WHERE COALESCE({column_or_null(col, 'ZISBOOKKEEPINGENTRY')}, 0) = 0{where}")
         notes = []
         for pk, title, store, deleted, created, modified in self.conn.execute(sql, params):
-            folder, account = self.stores.get(_int(store) or -1, ("", ""))
-            folder_path = (RECENTLY_DELETED,) if _int(deleted) else ((folder,) if folder else ())
-            title = _text(title) or _first_line(self.text(pk) or "") or "Untitled note"
+            folder, account = self.stores.get(int_of(store) or -1, ("", ""))
+            folder_path = (RECENTLY_DELETED,) if int_of(deleted) else ((folder,) if folder else ())
+            title = optional_text(title) or _first_line(self.text(pk) or "") or "Untitled note"
             notes.append(Note("legacy", pk, title.splitlines()[0], folder_path, account,
-                              _unix(created), _unix(modified)))
+                              unix_time(created, APPLE_EPOCH), unix_time(modified, APPLE_EPOCH)))
         return notes
 
     def text(self, pk: int) -> str | None:
         """The note's body as text; None when it has none that can be read."""
-        body = _pick(self.columns, "ZBODY")
+        body = column_or_null(self.columns, "ZBODY")
         rows = self.conn.execute(f"SELECT b.ZCONTENT FROM ZNOTEBODY b WHERE b.ZOWNER = ? OR b.Z_PK = "
                                  f"(SELECT {body} FROM ZNOTE WHERE Z_PK = ?) ORDER BY b.ZOWNER = ? DESC",
                                  (pk, pk, pk)).fetchall()
-        markup = _text(rows[0][0]) if rows else None
+        markup = optional_text(rows[0][0]) if rows else None
         return html_to_text(markup) if markup else None
 
     def content(self, backup: Backup, note: Note) -> Content:
@@ -581,10 +544,6 @@ def _open(backup: Backup, source: str) -> tuple[sqlite3.Connection, NoteStore | 
         raise
 
 
-def _count(number: int, word: str) -> str:
-    return f"{number:,} {word}{'' if number == 1 else 's'}"
-
-
 def _folders_shown(notes: list[Note]) -> list[tuple[str, ...]]:
     """Each note's folder path as shown: behind its account's name when notes come from several."""
     several = len({note.account for note in notes if note.account}) > 1
@@ -592,8 +551,8 @@ def _folders_shown(notes: list[Note]) -> list[tuple[str, ...]]:
 
 
 def _subtitle(note: Note) -> str:
-    dates = [f"{label} {_when(moment)}" for label, moment in (("Created", note.created), ("modified", note.modified))
-             if moment is not None]
+    dates = [f"{label} {stamp(moment, _WHEN)}"
+             for label, moment in (("Created", note.created), ("modified", note.modified)) if moment is not None]
     return " · ".join(part for part in (" / ".join(note.folder), ", ".join(dates)) if part)
 
 
@@ -658,8 +617,8 @@ def note_text(note: Note, content: Content) -> bytes:
     head = [note.title]
     if note.folder:
         head.append(f"Folder: {' / '.join(note.folder)}")
-    head += [f"{label}: {_when(moment)}" for label, moment in (("Created", note.created), ("Modified", note.modified))
-             if moment is not None]
+    head += [f"{label}: {stamp(moment, _WHEN)}"
+             for label, moment in (("Created", note.created), ("Modified", note.modified)) if moment is not None]
     if content.problem is not None:
         body = content.problem
     else:
@@ -687,7 +646,7 @@ class NotesRenderer:
         if not notes:
             return None
         folders = {(note.account, *note.folder[:depth]) for note in notes for depth in range(1, len(note.folder) + 1)}
-        return Plan(_planned(notes), f"{_count(len(notes), 'note')} in {_count(len(folders), 'folder')}")
+        return Plan(_planned(notes), f"{plural(len(notes), 'note')} in {plural(len(folders), 'folder')}")
 
     def render(self, backup: Backup, key: str) -> bytes:
         """The page or text file of one note; its key names the database, the row, the kind and

@@ -35,22 +35,25 @@ from dataclasses import dataclass
 
 from backupfs.naming.harvest import CAMERA_ROLL, _split_name
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
-from backupfs.readable.calls import (
+from backupfs.readable.values import (
     APPLE_EPOCH,
     column_or_null,
     columns_of,
     local_time,
+    mtime_of,
     number_of,
+    oldest_first,
     plural,
+    select_list,
     text_of,
+    unix_time,
 )
 
 PHOTOS_DB = "Media/PhotoData/Photos.sqlite"
 ASSET_TABLES = ("ZASSET", "ZGENERICASSET")  # newest generation first
 _USER_ALBUM = 2  # ZGENERICALBUM.ZKIND of an album the user made
 _TRASHED = 1
-# Scanned and re-dated photos go back far; no date before 1900 or after 2100 is believed.
-_EARLIEST, _LATEST = -2_208_988_800, 4_102_444_800
+_SCANNED = -2_208_988_800  # 1900: scanned and re-dated photos go back far, no earlier date is believed
 UNKNOWN_DATE = "Unknown date"
 ALBUMS = "Albums"
 RECENTLY_DELETED = "Recently Deleted"
@@ -96,15 +99,6 @@ def _original_names(conn: sqlite3.Connection) -> dict[int, str]:
     return names
 
 
-def _taken(value: object) -> float | None:
-    """Unix seconds of a ZDATECREATED; None when absent (0 is Core Data's empty date) or implausible."""
-    number = number_of(value)
-    if not number:
-        return None
-    unix = number + APPLE_EPOCH
-    return unix if _EARLIEST <= unix < _LATEST else None
-
-
 def _stored_path(directory: object, filename: object) -> str | None:
     """CameraRollDomain path of an asset's file: ``Media/<ZDIRECTORY>/<ZFILENAME>``; None without a file name."""
     name = text_of(filename).strip("/")
@@ -129,7 +123,7 @@ def _shown_name(original: str, stored: str, pk: int) -> str:
 def _assets(backup: Backup, conn: sqlite3.Connection) -> list[Asset]:
     table, columns = _asset_table(conn)
     originals = _original_names(conn)
-    select = ", ".join(column_or_null(columns, c) for c in ("ZDATECREATED", "ZTRASHEDSTATE"))
+    select = select_list(columns, ("ZDATECREATED", "ZTRASHEDSTATE"))
     assets = []
     for pk, directory, filename, created, trashed in conn.execute(
             f"SELECT Z_PK, ZDIRECTORY, ZFILENAME, {select} FROM {table} ORDER BY Z_PK"):
@@ -138,13 +132,14 @@ def _assets(backup: Backup, conn: sqlite3.Connection) -> list[Asset]:
         path = _stored_path(directory, filename)
         held = path is not None and backup.has(CAMERA_ROLL, path)
         name = _shown_name(originals.get(pk, ""), path.rsplit("/", 1)[-1] if path else "", pk)
-        assets.append(Asset(pk, _taken(created), name, number_of(trashed) == _TRASHED, path if held else None))
+        taken = unix_time(created, APPLE_EPOCH, earliest=_SCANNED)
+        assets.append(Asset(pk, taken, name, number_of(trashed) == _TRASHED, path if held else None))
     return sorted(assets, key=_chronological)
 
 
-def _chronological(asset: Asset) -> tuple[bool, float, int]:
+def _chronological(asset: Asset) -> tuple[tuple[bool, float], int]:
     """Oldest first, undated last: the order names are given in, so the older photo keeps the plain name."""
-    return asset.unix is None, asset.unix or 0, asset.pk
+    return oldest_first(asset.unix), asset.pk
 
 
 def _join_table(conn: sqlite3.Connection) -> tuple[str, str, str] | None:
@@ -227,7 +222,7 @@ class PhotosRenderer:
         files = _files(library)
         paths = unique_paths(path for path, _ in files)
         planned = [Planned(path, same_as=(CAMERA_ROLL, asset.file),
-                           mtime=None if asset.unix is None or asset.unix < 0 else int(asset.unix))
+                           mtime=mtime_of(asset.unix))
                    for path, (_, asset) in zip(paths, files, strict=True) if asset.file is not None]
         albums = len({path.split("/")[1] for path in paths if path.startswith(f"{ALBUMS}/")})
         return Plan(planned, _summary(library, albums))

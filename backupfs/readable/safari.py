@@ -34,18 +34,20 @@ from datetime import datetime, timezone
 from xml.parsers.expat import ExpatError
 
 from backupfs.readable.base import Backup, Plan, Planned
-from backupfs.readable.calls import (
+from backupfs.readable.html import escape
+from backupfs.readable.values import (
     APPLE_EPOCH,
-    column_or_null,
     columns_of,
     csv_bytes,
+    mtime_of,
+    newest_first,
     number_of,
     plural,
+    select_list,
     stamp,
     text_of,
     unix_time,
 )
-from backupfs.readable.html import escape
 
 HOME = "HomeDomain"
 SAFARI_DOMAIN = "AppDomain-com.apple.mobilesafari"
@@ -145,8 +147,7 @@ def _bookmark_rows(conn: sqlite3.Connection) -> list[tuple[object, _Row]]:
     columns = columns_of(conn, "bookmarks")
     if not {"ID", "PARENT", "TYPE"} <= columns:
         raise ValueError("Bookmarks.db has no bookmarks table with id, parent and type")
-    select = ", ".join(column_or_null(columns, c) for c in ("title", "url", "order_index", "last_modified",
-                                                             "extra_attributes"))
+    select = select_list(columns, ("title", "url", "order_index", "last_modified", "extra_attributes"))
     where = " WHERE coalesce(deleted, 0) = 0" if "DELETED" in columns else ""
     rows = []
     for id_, parent, kind, title, url, order, modified, extra in conn.execute(
@@ -283,14 +284,10 @@ def read_history(backup: Backup) -> list[Visit] | None:
         if data is None:
             return None
         visits = _plist_visits(data)
-    return sorted(visits, key=lambda visit: (visit.unix is None, -(visit.unix or 0)))
+    return sorted(visits, key=lambda visit: newest_first(visit.unix))
 
 
 # --- the renderer ------------------------------------------------------------------------------
-
-def _mtime(unix: float | None) -> int | None:
-    return None if unix is None else int(unix)
-
 
 class SafariRenderer:
     """Safari's bookmarks (``Bookmarks.html``) and history (``History.csv``)."""
@@ -301,11 +298,11 @@ class SafariRenderer:
         files, parts = [], []
         bookmarks = read_bookmarks(backup)
         if bookmarks is not None and bookmarks.count():
-            files.append(Planned(BOOKMARKS_FILE, key="safari:bookmarks", mtime=_mtime(bookmarks.newest())))
+            files.append(Planned(BOOKMARKS_FILE, key="safari:bookmarks", mtime=mtime_of(bookmarks.newest())))
             parts.append(plural(bookmarks.count(), "bookmark"))
         stats = _visit_stats(backup)
         if stats is not None and stats[0]:
-            files.append(Planned(HISTORY_FILE, key="safari:history", mtime=_mtime(stats[1])))
+            files.append(Planned(HISTORY_FILE, key="safari:history", mtime=mtime_of(stats[1])))
             parts.append(plural(stats[0], "history visit"))
         return Plan(files, ", ".join(parts)) if files else None
 

@@ -17,7 +17,8 @@ The table is chosen by what the database holds (``ZCLOUDRECORDING``, else ``ZREC
 the title column by the columns present, and each ``ZPATH`` is looked for in both places.
 Produced: each recording present as it is, named ``<YYYY-MM-DD> <title>.m4a`` (the title, else
 the custom label, else the time of day), dated by its recording date, and
-``Voice Memos.csv`` listing every recording, those missing from the backup included.
+``Voice Memos.csv`` listing every recording, newest first, those missing from the backup included. Of
+two recordings of the same name, the older keeps the plain name.
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ from dataclasses import dataclass
 
 from backupfs.naming.harvest import MEDIA, VOICE_MEMOS_SHARED, _home_relative
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
-from backupfs.readable.calls import (
+from backupfs.readable.values import (
     APPLE_EPOCH,
     clock,
-    column_or_null,
     columns_of,
     csv_bytes,
+    mtime_of,
+    newest,
+    newest_first,
+    oldest_first,
     plural,
+    select_list,
     stamp,
     text_of,
     unix_time,
@@ -79,12 +84,12 @@ def _rows(conn: sqlite3.Connection) -> list[tuple]:
     columns = columns_of(conn, table)
     if "ZPATH" not in columns:
         raise ValueError(f"the Voice Memos table {table} has no ZPATH column")
-    select = ", ".join(column_or_null(columns, c) for c in ("ZENCRYPTEDTITLE", "ZCUSTOMLABEL", "ZDATE", "ZDURATION"))
+    select = select_list(columns, ("ZENCRYPTEDTITLE", "ZCUSTOMLABEL", "ZDATE", "ZDURATION"))
     return conn.execute(f"SELECT Z_PK, {select}, ZPATH FROM {table}").fetchall()
 
 
 def read_recordings(backup: Backup) -> list[Recording] | None:
-    """Every recording, oldest first; None when the backup holds no Voice Memos database."""
+    """Every recording, newest first (undated ones last); None when the backup holds no Voice Memos database."""
     opened = next((conn for conn in (backup.database(*place) for place in DATABASES) if conn is not None), None)
     if opened is None:
         return None
@@ -95,12 +100,14 @@ def read_recordings(backup: Backup) -> list[Recording] | None:
         unix = unix_time(date, APPLE_EPOCH)
         name = text_of(title).strip() or text_of(label).strip() or stamp(unix, "%H.%M.%S")
         recordings.append(Recording(pk, unix, name, duration, _audio(backup, text_of(path))))
-    return sorted(recordings, key=lambda recording: (recording.unix or 0, recording.pk))
+    return sorted(recordings, key=lambda recording: (newest_first(recording.unix), recording.pk))
 
 
 def _file_names(recordings: list[Recording]) -> dict[int, str]:
-    """Each present recording's name in the folder, by Z_PK: "2023-11-14 Kitchen ideas.m4a"."""
-    present = [(recording, audio) for recording in recordings if (audio := recording.audio) is not None]
+    """Each present recording's name in the folder, by Z_PK: "2023-11-14 Kitchen ideas.m4a"; the older of
+    two of one name keeps the plain name."""
+    present = sorted(((recording, audio) for recording in recordings if (audio := recording.audio) is not None),
+                     key=lambda pair: (oldest_first(pair[0].unix), pair[0].pk))
     leaves = [_leaf(recording, relative) for recording, (_, relative) in present]
     return {recording.pk: path for (recording, _), path in zip(present, unique_paths([LIST_NAME, *leaves])[1:])}
 
@@ -122,9 +129,8 @@ class VoiceMemosRenderer:
         if not recordings:
             return None
         names = _file_names(recordings)
-        newest = max((r.unix for r in recordings if r.unix is not None), default=None)
-        files = [Planned(LIST_NAME, key="recordings:csv", mtime=None if newest is None else int(newest))]
-        files += [Planned(names[r.pk], same_as=r.audio, mtime=None if r.unix is None else int(r.unix))
+        files = [Planned(LIST_NAME, key="recordings:csv", mtime=newest(r.unix for r in recordings))]
+        files += [Planned(names[r.pk], same_as=r.audio, mtime=mtime_of(r.unix))
                   for r in recordings if r.audio is not None]
         return Plan(files, plural(len(recordings), "recording"))
 

@@ -35,18 +35,27 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime
 
 from backupfs.naming.harvest import WHATSAPP_SHARED, _whatsapp_paths
 from backupfs.readable.addressbook import Directory
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
 from backupfs.readable.html import escape, page
+from backupfs.readable.values import (
+    APPLE_EPOCH,
+    column_or_null,
+    columns_of,
+    date_span,
+    local_time,
+    mtime_of,
+    plural,
+    readable_link,
+    stamp,
+    text_of,
+    unix_time,
+)
 
 DOMAIN = WHATSAPP_SHARED
 DATABASE = "ChatStorage.sqlite"
-APPLE_EPOCH = 978_307_200  # 2001-01-01T00:00:00Z in Unix seconds
-# No WhatsApp message predates 2009 or postdates 2100: a date outside is shown as unknown.
-_EARLIEST, _LATEST = 1_230_768_000, 4_102_444_800
 _GROUP_SESSION, _GROUP_EVENT, _CONTACT, _LOCATION, _DELETED = 1, 6, 4, 5, 14
 _IMAGES = {"jpg", "jpeg", "png", "gif", "webp", "heic"}
 _VIDEOS = {"mp4", "mov", "m4v", "3gp"}
@@ -56,31 +65,10 @@ _FORMS = ("html", "txt")
 
 # --- reading the database ----------------------------------------------------------------------
 
-def _text(value: object) -> str:
-    """A column value as text: NULL is "", bytes that are not UTF-8 keep what can be read."""
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace").strip("\x00")
-    return str(value).strip("\x00")
-
-
-def _unix(value: object) -> float | None:
-    """Unix seconds of a ZMESSAGEDATE; None when it is not a plausible date."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    unix = value + APPLE_EPOCH
-    return unix if _EARLIEST <= unix <= _LATEST else None
-
-
 def _phone(jid: str) -> str:
     """"447700900123@s.whatsapp.net" -> "+447700900123"; "" for a group or anything else."""
     user, _, server = jid.partition("@")
     return f"+{user}" if server == "s.whatsapp.net" and user.isdigit() else ""
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True)
@@ -92,7 +80,7 @@ class _Schema:
     @classmethod
     def read(cls, conn: sqlite3.Connection) -> _Schema:
         names = ("ZWACHATSESSION", "ZWAMESSAGE", "ZWAMEDIAITEM", "ZWAGROUPMEMBER", "ZWAPROFILEPUSHNAME")
-        tables = {name: {str(row[1]).upper() for row in conn.execute(f"PRAGMA table_info({name})")} for name in names}
+        tables = {name: columns_of(conn, name) for name in names}
         needed = {"ZWACHATSESSION": {"Z_PK", "ZCONTACTJID"}, "ZWAMESSAGE": {"ZCHATSESSION", "ZMESSAGEDATE", "ZTEXT"}}
         for table, columns in needed.items():
             if not columns <= tables[table]:
@@ -101,7 +89,7 @@ class _Schema:
 
     def column(self, alias: str, table: str, column: str) -> str:
         """``alias.column`` when the table has it, else NULL: every generation is read by one query."""
-        return f"{alias}.{column}" if column in self.tables[table] else "NULL"
+        return column_or_null(self.tables[table], column, alias=alias)
 
     def shown(self) -> str:
         """The SQL condition of a message worth showing: anything but a group event without text."""
@@ -164,9 +152,9 @@ def _chats(conn: sqlite3.Connection, schema: _Schema) -> list[_Chat]:
         "GROUP BY s.Z_PK ORDER BY s.Z_PK")
     chats = []
     for pk, jid, name, session_type, count, last in rows:
-        jid_text = _text(jid)
+        jid_text = text_of(jid)
         group = session_type == _GROUP_SESSION or jid_text.endswith("@g.us")
-        chats.append(_Chat(pk, jid_text, _text(name).strip(), group, count, _unix(last)))
+        chats.append(_Chat(pk, jid_text, text_of(name).strip(), group, count, unix_time(last, APPLE_EPOCH)))
     return chats
 
 
@@ -193,13 +181,13 @@ def _messages(conn: sqlite3.Connection, schema: _Schema, chat: _Chat) -> list[_M
 def _message(row: tuple, chat: _Chat) -> _Message:
     (pk, date, text, from_me, kind, from_jid, push_name, path, title, vcard, latitude, longitude,
      member_jid, member_name) = row
-    sender = _text(member_jid) or _text(from_jid) if chat.group else ""
+    sender = text_of(member_jid) or text_of(from_jid) if chat.group else ""
     location = ((latitude, longitude) if isinstance(latitude, (int, float)) and isinstance(longitude, (int, float))
                 and (latitude or longitude) else None)
-    return _Message(pk, _unix(date), from_me in (1, "1", b"1"), _text(text),
+    return _Message(pk, unix_time(date, APPLE_EPOCH), from_me in (1, "1", b"1"), text_of(text),
                     kind if isinstance(kind, int) else None, "" if sender == chat.jid else sender,
-                    _text(member_name).strip(), _text(push_name).strip(), _text(path), _text(title).strip(),
-                    _text(vcard).strip(), location)
+                    text_of(member_name).strip(), text_of(push_name).strip(), text_of(path), text_of(title).strip(),
+                    text_of(vcard).strip(), location)
 
 
 def _push_names(conn: sqlite3.Connection, schema: _Schema) -> dict[str, str]:
@@ -210,7 +198,7 @@ def _push_names(conn: sqlite3.Connection, schema: _Schema) -> dict[str, str]:
         rows = conn.execute("SELECT ZJID, ZPUSHNAME FROM ZWAPROFILEPUSHNAME").fetchall()
     except sqlite3.Error:
         return {}
-    return {_text(jid): _text(name).strip() for jid, name in rows if _text(name).strip()}
+    return {text_of(jid): text_of(name).strip() for jid, name in rows if text_of(name).strip()}
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -251,10 +239,6 @@ def _planned_chats(conn: sqlite3.Connection, schema: _Schema, directory: Directo
 
 
 # --- writing -------------------------------------------------------------------------------------
-
-def _local(unix: float) -> datetime:
-    return datetime.fromtimestamp(unix).astimezone()
-
 
 def _media_file(backup: Backup, path: str) -> str | None:
     """Where the backup holds a ZMEDIALOCALPATH: under ``Message/`` (current), else as it is (older)."""
@@ -314,8 +298,8 @@ class _Writer:
         if message.media:
             parts.append(self.html_media(message.media))
         bubble = "\n".join(parts)
-        when = (f'<time datetime="{_local(message.when).isoformat()}">{_local(message.when):%H:%M}</time>'
-                if message.when is not None else "time unknown")
+        local = local_time(message.when)
+        when = f'<time datetime="{local.isoformat()}">{local:%H:%M}</time>' if local is not None else "time unknown"
         return (f'<div class="{"msg me" if message.from_me else "msg"}" id="m{message.pk}">'
                 f'<div class="who">{escape(self._senders(message, self._name))}</div>'
                 f'<div class="bubble">{bubble}</div><div class="meta">{when}</div></div>')
@@ -331,14 +315,15 @@ class _Writer:
 
     def text_media(self, path: str) -> str:
         found = _media_file(self._backup, path)
-        where = f": {self._backup.link(self._from, DOMAIN, found)}" if found is not None else ", not in the backup"
+        link = None if found is None else self._backup.link(self._from, DOMAIN, found)
+        where = f": {readable_link(link)}" if link is not None else ", not in the backup"
         return f"[attachment {_file_name(path)}{where}]"
 
     def txt(self, messages: list[_Message], subtitle: str) -> bytes:
         lines = [self._name, subtitle, ""]
         for message in messages:
-            stamp = f"{_local(message.when):%Y-%m-%d %H:%M}" if message.when is not None else "date unknown"
-            lines.append(f"{stamp}  {self._senders(message, self._name)}")
+            when = stamp(message.when, "%Y-%m-%d %H:%M", "date unknown")
+            lines.append(f"{when}  {self._senders(message, self._name)}")
             for part in (message.text, _caption(message), _note(message)):
                 lines += [f"    {line}" for line in part.splitlines()]
             if message.media:
@@ -348,14 +333,13 @@ class _Writer:
 
 
 def _day(unix: float | None) -> str:
-    return f"{_local(unix):%A %d %B %Y}" if unix is not None else "Date unknown"
+    return stamp(unix, "%A %d %B %Y", "Date unknown")
 
 
 def _subtitle(chat: _Chat, messages: list[_Message]) -> str:
     kind = "WhatsApp group" if chat.group else f"WhatsApp chat{f' with {_phone(chat.jid)}' if _phone(chat.jid) else ''}"
-    dates = [m.when for m in messages if m.when is not None]
-    span = " – ".join(dict.fromkeys(f"{_local(d):%d %b %Y}" for d in (min(dates), max(dates)))) if dates else ""
-    return " · ".join(part for part in (kind, _plural(len(messages), "message"), span) if part)
+    span = date_span(m.when for m in messages)
+    return " · ".join(part for part in (kind, plural(len(messages), "message"), span) if part)
 
 
 _WRITERS: dict[str, Callable[[_Writer, list[_Message], str], bytes]] = {"html": _Writer.html, "txt": _Writer.txt}
@@ -378,11 +362,11 @@ class WhatsAppRenderer:
             return None
         files = []
         for chat, _, path in planned:
-            mtime = None if chat.last is None else int(chat.last)
+            mtime = mtime_of(chat.last)
             files += [Planned(path, key=f"chat:{chat.pk}:html", mtime=mtime),
                       Planned(f"{path[:-len('.html')]}.txt", key=f"chat:{chat.pk}:txt", mtime=mtime)]
         total = sum(chat.count for chat, _, _ in planned)
-        return Plan(files, f"{_plural(len(planned), 'chat')}, {_plural(total, 'message')}")
+        return Plan(files, f"{plural(len(planned), 'chat')}, {plural(total, 'message')}")
 
     def render(self, backup: Backup, key: str) -> bytes:
         kind, _, rest = key.partition(":")

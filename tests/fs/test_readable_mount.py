@@ -12,8 +12,6 @@ import csv
 import io
 import os
 import posixpath
-import sqlite3
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -33,6 +31,7 @@ from backupfs.demo import (
     readable_safari,
     readable_whatsapp,
 )
+from backupfs.demo.sqlbuild import database_bytes
 from backupfs.demo.writer import PayloadSpec
 from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.manifest.records import file_id
@@ -42,16 +41,6 @@ from tests.conftest import run_cli, within
 SMS = ("HomeDomain", "Library/SMS/sms.db")
 FOLDERS = ["Calendar", "Calls", "Contacts", "Messages", "Notes", "Photos", "Safari", "Voice Memos", "Voicemail",
            "WhatsApp"]
-
-
-def sqlite_bytes(sql: str) -> bytes:
-    """A database file built by running ``sql``."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "built.sqlite"
-        conn = sqlite3.connect(path)
-        conn.executescript(sql)
-        conn.close()
-        return path.read_bytes()
 
 
 def everything() -> tuple[list[PayloadSpec], dict[str, object]]:
@@ -66,7 +55,7 @@ def everything() -> tuple[list[PayloadSpec], dict[str, object]]:
         "whatsapp": readable_whatsapp.current_chat_storage(),
     }
     specs = [PayloadSpec(*SMS, sms.database()), *(PayloadSpec(*file) for file in sms.files),
-             PayloadSpec(notes.domain, notes.path, sqlite_bytes(notes.sql)),
+             PayloadSpec(notes.domain, notes.path, database_bytes(notes.sql)),
              *(PayloadSpec(notes.domain, path, data) for path, data in notes.files)]
     for name in ("contacts", "calendar", "calls", "voicemail", "memos", "photos", "safari", "whatsapp"):
         specs += fixtures[name].payloads()

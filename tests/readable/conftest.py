@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import posixpath
 import sqlite3
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,3 +70,14 @@ class FixtureBackup:
 @pytest.fixture
 def backup(tmp_path: Path) -> FixtureBackup:
     return FixtureBackup(tmp_path / "backup")
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dates are shown in local time: a module that expects exact dates or names pins the zone with
+    ``pytestmark = pytest.mark.usefixtures("utc")``."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import sqlite3
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -20,10 +19,11 @@ from backupfs.demo.readable_calendar import (
     calendar_ios10,
     calendar_ios13,
 )
-from backupfs.demo.readable_contacts import database_bytes
+from backupfs.demo.sqlbuild import database_bytes
 from backupfs.readable.base import Plan, safe_name
 from backupfs.readable.calendar import CALENDAR
 from tests.readable.conftest import FixtureBackup
+from tests.readable.helpers import garbage_pages, page_size, truncated
 
 GENERATIONS = {"ios10": calendar_ios10, "ios13": calendar_ios13}
 STATUSES = {0: None, 1: "CONFIRMED", 2: "TENTATIVE", 3: "CANCELLED"}
@@ -315,8 +315,7 @@ def test_an_unknown_key_raises(backup: FixtureBackup, key: str) -> None:
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_a_truncated_database_raises(backup: FixtureBackup, generation: str) -> None:
-    data = database_bytes(GENERATIONS[generation]().sql)
-    backup.add(DOMAIN, PATH, data[:len(data) // 2])
+    backup.add(DOMAIN, PATH, truncated(database_bytes(GENERATIONS[generation]().sql)))
     with pytest.raises(sqlite3.DatabaseError):
         CALENDAR.plan(backup)
     with pytest.raises(sqlite3.DatabaseError):
@@ -325,8 +324,7 @@ def test_a_truncated_database_raises(backup: FixtureBackup, generation: str) -> 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_a_database_with_garbage_pages_raises(backup: FixtureBackup, generation: str) -> None:
-    data = database_bytes(GENERATIONS[generation]().sql)
-    backup.add(DOMAIN, PATH, data[:4096] + random.Random(5).randbytes(len(data) - 4096))
+    backup.add(DOMAIN, PATH, garbage_pages(database_bytes(GENERATIONS[generation]().sql)))
     with pytest.raises(sqlite3.DatabaseError):
         CALENDAR.plan(backup)
 
@@ -334,8 +332,7 @@ def test_a_database_with_garbage_pages_raises(backup: FixtureBackup, generation:
 def test_garbage_in_the_detail_tables_fails_the_rendering(backup: FixtureBackup) -> None:
     """The items read, their details do not: the file is not written without them, silently."""
     data = database_bytes(calendar_ios10().sql)
-    pages = len(data) // 4096
-    backup.add(DOMAIN, PATH, data[:4096 * (pages // 2)] + random.Random(6).randbytes(len(data) - 4096 * (pages // 2)))
+    backup.add(DOMAIN, PATH, garbage_pages(data, kept=len(data) // page_size(data) // 2, seed=6))
     plan = _plan(backup)
     for planned in plan.files:
         with pytest.raises(sqlite3.DatabaseError):

@@ -3,12 +3,7 @@ listed and its audio shown under a name that says when and who."""
 
 from __future__ import annotations
 
-import csv
-import io
-import sqlite3
 import time
-from collections.abc import Iterator
-from datetime import datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -28,27 +23,18 @@ from backupfs.demo.readable_calls import (
     legacy_call_history,
     voicemail,
 )
-from backupfs.demo.readable_whatsapp import database_bytes, sql_value
+from backupfs.demo.sqlbuild import database_bytes, sql_literal
 from backupfs.readable.addressbook import ADDRESS_BOOK
-from backupfs.readable.base import Plan, safe_name
+from backupfs.readable.base import safe_name
 from backupfs.readable.calls import CALL_HEADER, CALLS, VOICEMAIL, VOICEMAIL_HEADER
 from tests.readable.conftest import FixtureBackup
+from tests.readable.helpers import DAMAGE, csv_rows, damaged_table, planned, stamp
+
+pytestmark = pytest.mark.usefixtures("utc")  # dates are shown in local time: expected ones are exact in UTC
 
 CALL_LOGS = {"ios10-17": call_history, "ios8-9": lambda: call_history(service_provider=False),
              "ios7": legacy_call_history}
 VOICEMAILS = {"ios4+": voicemail, "ios3": lambda: voicemail(trashed_date=False)}
-DAMAGE = (sqlite3.DatabaseError, ValueError, KeyError)  # what the framework turns into a short note
-PAGE = 4096  # the page size of every sample database
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Dates are shown in local time: pin it, so expected names are exact."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def install(backup: FixtureBackup, sample: DatabaseSample, address_book: bool = True) -> FixtureBackup:
@@ -59,20 +45,6 @@ def install(backup: FixtureBackup, sample: DatabaseSample, address_book: bool = 
     if address_book:
         backup.add(HOME, ADDRESS_BOOK, samples.address_book())
     return backup
-
-
-def stamp(unix: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
-    return "" if unix is None else datetime.fromtimestamp(unix).astimezone().strftime(pattern)
-
-
-def planned(plan: Plan | None) -> Plan:
-    assert plan is not None
-    return plan
-
-
-def csv_rows(data: bytes) -> list[list[str]]:
-    assert data.startswith(b"\xef\xbb\xbf"), "Excel needs the byte-order mark to read UTF-8"
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 class Table(HTMLParser):
@@ -119,19 +91,6 @@ def newest_first(dates: list[str]) -> bool:
     """Whether the dates of a list go from newest to oldest, the undated ones last."""
     dated = [date for date in dates if date]
     return dated == sorted(dated, reverse=True) and dates == dated + [""] * (len(dates) - len(dated))
-
-
-def damaged(sample: DatabaseSample, table: str, how: str) -> bytes:
-    """The sample's database cut before the page of ``table``, or with that page overwritten by garbage."""
-    data = database_bytes(sample.sql)
-    conn = sqlite3.connect(":memory:")
-    conn.deserialize(data)
-    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
-    conn.close()
-    start = (root - 1) * PAGE
-    if how == "truncated":
-        return data[:start]
-    return data[:start] + bytes((index * 151 + 7) % 256 for index in range(PAGE)) + data[start + PAGE:]
 
 
 # --- calls: every call, in both forms ---------------------------------------------------------------
@@ -228,7 +187,7 @@ def test_odd_values_show_what_they_can(backup: FixtureBackup) -> None:
     backup.add(HOME, ADDRESS_BOOK, samples.address_book())
     rows = csv_rows(CALLS.render(backup, "calls:csv"))[1:]
     assert len(rows) == 15
-    assert ["", "missed", "", "+44\ufffd", "", "com.example.Talk"] in rows
+    assert ["", "missed", "", "'+44\ufffd", "", "com.example.Talk"] in rows  # not a plain number: guarded
     assert ["", "outgoing", "", "12345", "", "FaceTime Video"] in rows
     assert [stamp(722_000_000 + samples.APPLE_EPOCH), "missed", "Alex Martin", "+15550100456", "",
             "Phone"] in rows
@@ -254,7 +213,7 @@ def test_an_empty_call_log_is_no_folder(backup: FixtureBackup, generation: str) 
 def test_a_damaged_call_log_raises(backup: FixtureBackup, generation: str, how: str) -> None:
     sample = CALL_LOGS[generation]()
     table = "call" if sample.path == LEGACY_CALL_HISTORY else "ZCALLRECORD"
-    backup.add(sample.domain, sample.path, damaged(sample, table, how))
+    backup.add(sample.domain, sample.path, damaged_table(database_bytes(sample.sql), table, how))
     with pytest.raises(DAMAGE):
         CALLS.plan(backup)
     with pytest.raises(DAMAGE):
@@ -309,8 +268,8 @@ def test_each_voicemail_held_is_shown_as_itself_named_by_date_and_caller(backup:
 def test_voicemails_of_the_same_minute_and_caller_get_numbered_names(backup: FixtureBackup) -> None:
     plan = planned(VOICEMAIL.plan(install(backup, voicemail())))
     names = {p.same_as: p.path for p in plan.files if p.same_as}
-    assert names[HOME, "Library/Voicemail/6.amr"] == "2023-11-12 14.40 Alex Martin.amr"
-    assert names[HOME, "Library/Voicemail/1.amr"] == "2023-11-12 14.40 Alex Martin 2.amr"
+    assert names[HOME, "Library/Voicemail/1.amr"] == "2023-11-12 14.40 Alex Martin.amr"  # the older one
+    assert names[HOME, "Library/Voicemail/6.amr"] == "2023-11-12 14.40 Alex Martin 2.amr"
     assert names[HOME, "Library/Voicemail/5.amr"] == "2023-11-17 05.46 Unknown caller.amr"
     assert names[HOME, "Library/Voicemail/3.amr"] == "2023-11-14 22.13 +447700900123.amr"
 
@@ -331,7 +290,7 @@ def test_the_list_holds_every_voicemail_and_where_its_audio_is(backup: FixtureBa
 def test_a_caller_no_file_name_may_hold_gets_a_safe_name(backup: FixtureBackup) -> None:
     sample = voicemail()
     odd = "UPDATE voicemail SET sender = {}, callback_num = NULL WHERE ROWID = {};"
-    backup.add(HOME, VOICEMAIL_DB, database_bytes(sample.sql + odd.format(sql_value('Mum <home>/"work"?*'), 2)
+    backup.add(HOME, VOICEMAIL_DB, database_bytes(sample.sql + odd.format(sql_literal('Mum <home>/"work"?*'), 2)
                                                   + odd.format("X'00'", 5)))
     for path, data in sample.files.items():
         backup.add(*path, data)
@@ -370,7 +329,7 @@ def test_an_empty_voicemail_db_is_no_folder(backup: FixtureBackup) -> None:
 def test_a_damaged_voicemail_db_raises(backup: FixtureBackup, how: str) -> None:
     sample = voicemail()
     install(backup, sample)
-    backup.add(HOME, VOICEMAIL_DB, damaged(sample, "voicemail", how))
+    backup.add(HOME, VOICEMAIL_DB, damaged_table(database_bytes(sample.sql), "voicemail", how))
     with pytest.raises(DAMAGE):
         VOICEMAIL.plan(backup)
     with pytest.raises(DAMAGE):

@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import quote
 
 import pytest
 
@@ -33,6 +34,7 @@ from backupfs.readable.messages import (
     _title,
     attributed_text,
 )
+from tests.readable.helpers import NOT_A_DATABASE
 
 if TYPE_CHECKING:
     from tests.readable.conftest import FixtureBackup
@@ -236,7 +238,7 @@ def test_an_sms_db_without_messages_is_no_folder(backup: FixtureBackup) -> None:
 # --- damage ----------------------------------------------------------------------------------------
 
 def test_garbage_bytes_raise(backup: FixtureBackup) -> None:
-    backup.add(SMS_DOMAIN, SMS_PATH, b"\x8f\x13 not a database at all " * 300)
+    backup.add(SMS_DOMAIN, SMS_PATH, NOT_A_DATABASE)
     with pytest.raises(sqlite3.DatabaseError):
         MESSAGES.plan(backup)
 
@@ -439,3 +441,23 @@ def test_a_hundred_thousand_messages_plan_and_render_fast(backup: FixtureBackup)
     assert html.count(b'<div class="msg') == 20_000
     assert planned < 1.0, f"plan took {planned:.2f} s"
     assert rendered < 2.0, f"render took {rendered:.2f} s"
+
+
+def test_the_text_shows_an_attachment_path_readable_and_the_page_a_url(backup: FixtureBackup) -> None:
+    """A space in a file name is "%20" in the page's link, which a browser needs, and a space in the text."""
+    path = "Library/SMS/Attachments/4a/10/F00D-JR/JR Pass (Tōkyō).pdf"
+    attachment = ("INSERT INTO message (ROWID, guid, text, handle_id, date, is_from_me, service) "
+                  "VALUES (950, 'jr-pass', 'Ticket', 1, 721300000000000000, 1, 'iMessage');"
+                  "INSERT INTO chat_message_join (chat_id, message_id) VALUES (1, 950);"
+                  "INSERT INTO attachment (ROWID, guid, original_guid, filename, mime_type, transfer_name, total_bytes) "
+                  f"VALUES (95, 'jr-pass', 'jr-pass', '~/{path}', 'application/pdf', 'JR Pass (Tōkyō).pdf', 9);"
+                  "INSERT INTO message_attachment_join VALUES (950, 95);")
+    backup.add_database(SMS_DOMAIN, SMS_PATH, ios17_sms().sql + attachment)
+    backup.add("MediaDomain", path, b"%PDF-1.4\n")
+    keys = _keys(_plan(backup))
+    conversation = next(path.removesuffix(".txt") for path, key in keys.items()
+                        if path.endswith(".txt") and "Ticket" in MESSAGES.render(backup, key).decode())
+    text = MESSAGES.render(backup, keys[f"{conversation}.txt"]).decode()
+    assert f"[attachment JR Pass (Tōkyō).pdf, 9 bytes: ../../MediaDomain/{path}]" in text
+    html = MESSAGES.render(backup, keys[f"{conversation}.html"]).decode()
+    assert f'href="../../MediaDomain/{quote(path)}"' in html

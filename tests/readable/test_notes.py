@@ -6,7 +6,7 @@ import gzip
 import posixpath
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -15,6 +15,7 @@ import pytest
 
 from backupfs.demo import readable_notes as fixtures
 from backupfs.demo.readable_notes import OBJECT, FixtureNote, NotesFixture, proto_field
+from backupfs.demo.sqlbuild import database_bytes
 from backupfs.readable.base import READABLE_FOLDER, Plan, safe_name
 from backupfs.readable.notes import (
     LOCKED_MESSAGE,
@@ -119,8 +120,8 @@ def find(plan: Plan, title: str, extension: str, number: int = 1) -> str:
 
 
 def when(unix: int) -> str:
-    moment = datetime.fromtimestamp(unix, timezone.utc)
-    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+    """A note's date as shown: in the computer's time zone."""
+    return f"{datetime.fromtimestamp(unix).astimezone():%Y-%m-%d %H:%M}"
 
 
 def resolve(note_path: str, href: str) -> str:
@@ -420,7 +421,7 @@ def test_an_unknown_key_raises(backup: FixtureBackup) -> None:
 def test_builders_are_deterministic_and_their_database_bytes_read_the_same(backup: FixtureBackup) -> None:
     first, second = fixtures.note_store_ios16(), fixtures.note_store_ios16()
     assert first == second
-    backup.add(first.domain, first.path, fixtures.database_bytes(first.sql))
+    backup.add(first.domain, first.path, database_bytes(first.sql))
     for path, data in first.files:
         backup.add(first.domain, path, data)
     assert planned(backup).summary == "9 notes in 5 folders"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,22 +14,15 @@ from backupfs.demo.readable_photos import (
     ios12_photos,
     ios16_photos,
 )
-from backupfs.demo.readable_whatsapp import database_bytes
+from backupfs.demo.sqlbuild import database_bytes
 from backupfs.readable.base import Plan, safe_name
 from backupfs.readable.photos import PHOTOS
 from tests.readable.conftest import FixtureBackup
+from tests.readable.helpers import NOT_A_DATABASE, garbage_pages, truncated
+
+pytestmark = pytest.mark.usefixtures("utc")  # folders are named by local dates: expected paths are exact in UTC
 
 GENERATIONS = {"iOS 12": ios12_photos, "iOS 16": ios16_photos}
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Folders are named by local dates: pin the zone, so expected paths are exact."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def install(backup: FixtureBackup, sample: PhotosSample) -> FixtureBackup:
@@ -122,24 +113,21 @@ def test_a_library_without_an_asset_table_raises(backup: FixtureBackup) -> None:
 
 
 def test_garbage_raises(backup: FixtureBackup) -> None:
-    backup.add(DOMAIN, DATABASE, b"\x8f\x13 not a database at all " * 300)
+    backup.add(DOMAIN, DATABASE, NOT_A_DATABASE)
     with pytest.raises(sqlite3.DatabaseError):
         PHOTOS.plan(backup)
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_a_truncated_library_raises(backup: FixtureBackup, generation: str) -> None:
-    data = database_bytes(GENERATIONS[generation]().sql)
-    backup.add(DOMAIN, DATABASE, data[:len(data) // 2])
+    backup.add(DOMAIN, DATABASE, truncated(database_bytes(GENERATIONS[generation]().sql)))
     with pytest.raises(sqlite3.DatabaseError):
         PHOTOS.plan(backup)
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_garbage_pages_raise(backup: FixtureBackup, generation: str) -> None:
-    data = database_bytes(GENERATIONS[generation]().sql)
-    page = int.from_bytes(data[16:18], "big")
-    backup.add(DOMAIN, DATABASE, data[:page] + bytes((7 * i + 13) % 251 for i in range(len(data) - page)))
+    backup.add(DOMAIN, DATABASE, garbage_pages(database_bytes(GENERATIONS[generation]().sql)))
     with pytest.raises(sqlite3.DatabaseError):
         PHOTOS.plan(backup)
 

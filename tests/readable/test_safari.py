@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import plistlib
 import sqlite3
-import time
-from collections.abc import Iterator
-from datetime import datetime
 from html.parser import HTMLParser
 
 import pytest
@@ -26,23 +21,22 @@ from backupfs.demo.readable_safari import (
     ios16_safari,
     legacy_safari,
 )
-from backupfs.demo.readable_whatsapp import database_bytes
+from backupfs.demo.sqlbuild import database_bytes
 from backupfs.readable.base import Plan
 from backupfs.readable.safari import SAFARI as RENDERER
 from tests.readable.conftest import FixtureBackup
+from tests.readable.helpers import (
+    NOT_A_DATABASE,
+    csv_rows,
+    garbage_pages,
+    stamp,
+    truncated,
+)
+
+pytestmark = pytest.mark.usefixtures("utc")  # times are shown in local time: expected rows are exact in UTC
 
 GENERATIONS = {"iOS 10": ios10_safari, "iOS 16": ios16_safari, "iOS 7": legacy_safari}
 DATABASES = {"iOS 10": ios10_safari, "iOS 16": ios16_safari}
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Times are shown in local time: pin the zone, so expected rows are exact."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def install(backup: FixtureBackup, sample: SafariSample) -> FixtureBackup:
@@ -117,15 +111,6 @@ class BookmarkFile(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self._text += data
-
-
-def history_rows(data: bytes) -> list[list[str]]:
-    assert data.startswith(b"\xef\xbb\xbf")  # a byte-order mark, so spreadsheets read UTF-8
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-
-
-def _time(unix: float | None) -> str:
-    return "" if unix is None else datetime.fromtimestamp(unix).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- plan ----------------------------------------------------------------------------------------
@@ -210,9 +195,9 @@ def test_folders_that_are_their_own_ancestors_end(backup: FixtureBackup) -> None
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_history_lists_every_visit_newest_first(backup: FixtureBackup, generation: str) -> None:
     sample = GENERATIONS[generation]()
-    rows = history_rows(render(install(backup, sample), "History.csv"))
+    rows = csv_rows(render(install(backup, sample), "History.csv"))
     assert rows[0] == ["Time", "Title", "URL", "Visit count"]
-    assert rows[1:] == [[_time(v.unix), v.title, v.url, str(v.count)] for v in sample.visits]
+    assert rows[1:] == [[stamp(v.unix), v.title, v.url, str(v.count)] for v in sample.visits]
 
 
 def test_the_app_domain_history_of_ios_11_and_later_comes_first(backup: FixtureBackup) -> None:
@@ -220,14 +205,14 @@ def test_the_app_domain_history_of_ios_11_and_later_comes_first(backup: FixtureB
     backup.add_database(*newer)
     backup.add_database(*older[:2], older[2] + "DELETE FROM history_visits;")
     assert (newer[0], older[0]) == (SAFARI, HOME)
-    assert len(history_rows(render(backup, "History.csv"))) == 1 + len(ios16_safari().visits)
+    assert len(csv_rows(render(backup, "History.csv"))) == 1 + len(ios16_safari().visits)
 
 
 # --- damage --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("domain", "path"), [(HOME, BOOKMARKS_DB), (SAFARI, HISTORY_DB)])
 def test_garbage_databases_raise(backup: FixtureBackup, domain: str, path: str) -> None:
-    backup.add(domain, path, b"\x8f\x13 not a database at all " * 300)
+    backup.add(domain, path, NOT_A_DATABASE)
     with pytest.raises(sqlite3.DatabaseError):
         RENDERER.plan(backup)
 
@@ -236,8 +221,7 @@ def test_garbage_databases_raise(backup: FixtureBackup, domain: str, path: str) 
 @pytest.mark.parametrize("which", [0, 1])
 def test_truncated_databases_raise(backup: FixtureBackup, generation: str, which: int) -> None:
     domain, path, sql = DATABASES[generation]().databases[which]
-    data = database_bytes(sql)
-    backup.add(domain, path, data[:len(data) // 2])
+    backup.add(domain, path, truncated(database_bytes(sql)))
     with pytest.raises(sqlite3.DatabaseError):
         RENDERER.plan(backup)
 
@@ -246,9 +230,7 @@ def test_truncated_databases_raise(backup: FixtureBackup, generation: str, which
 @pytest.mark.parametrize("which", [0, 1])
 def test_garbage_pages_raise(backup: FixtureBackup, generation: str, which: int) -> None:
     domain, path, sql = DATABASES[generation]().databases[which]
-    data = database_bytes(sql)
-    page = int.from_bytes(data[16:18], "big")
-    backup.add(domain, path, data[:page] + bytes((7 * i + 13) % 251 for i in range(len(data) - page)))
+    backup.add(domain, path, garbage_pages(database_bytes(sql)))
     with pytest.raises(sqlite3.DatabaseError):
         RENDERER.plan(backup)
 

@@ -3,12 +3,7 @@ its date and title."""
 
 from __future__ import annotations
 
-import csv
-import io
-import sqlite3
-import time
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable
 
 import pytest
 
@@ -21,25 +16,16 @@ from backupfs.demo.readable_calls import (
     cloud_recordings,
     legacy_recordings,
 )
-from backupfs.demo.readable_whatsapp import database_bytes, sql_value
+from backupfs.demo.sqlbuild import database_bytes, sql_literal
 from backupfs.readable.base import Plan, safe_name
 from backupfs.readable.voice_memos import HEADER, LIST_NAME, VOICE_MEMOS
 from tests.readable.conftest import FixtureBackup
+from tests.readable.helpers import DAMAGE, csv_rows, damaged_table, planned, stamp
+
+pytestmark = pytest.mark.usefixtures("utc")  # dates are shown in local time: expected ones are exact in UTC
 
 GENERATIONS: dict[str, Callable[[], DatabaseSample]] = {"ios15+": cloud_recordings, "ios11": legacy_recordings}
 TABLES = {"ios15+": "ZCLOUDRECORDING", "ios11": "ZRECORDING"}
-DAMAGE = (sqlite3.DatabaseError, ValueError, KeyError)  # what the framework turns into a short note
-PAGE = 4096  # the page size of every sample database
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Dates are shown in local time: pin it, so expected names are exact."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def install(backup: FixtureBackup, sample: DatabaseSample, sql: str = "") -> FixtureBackup:
@@ -50,20 +36,6 @@ def install(backup: FixtureBackup, sample: DatabaseSample, sql: str = "") -> Fix
     if sql:
         backup.add(sample.domain, sample.path, database_bytes(sample.sql + sql))
     return backup
-
-
-def stamp(unix: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:
-    return "" if unix is None else datetime.fromtimestamp(unix).astimezone().strftime(pattern)
-
-
-def planned(plan: Plan | None) -> Plan:
-    assert plan is not None
-    return plan
-
-
-def csv_rows(data: bytes) -> list[list[str]]:
-    assert data.startswith(b"\xef\xbb\xbf"), "Excel needs the byte-order mark to read UTF-8"
-    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 def title(recording: SampleRecording) -> str:
@@ -131,7 +103,7 @@ def test_the_names_of_the_legacy_recordings(backup: FixtureBackup) -> None:
     ("🎸" * 100, f"2023-11-15 {'🎸' * 42}.m4a"),
 ])
 def test_titles_no_file_name_may_hold_become_safe_names(backup: FixtureBackup, given: str, shown: str) -> None:
-    install(backup, cloud_recordings(), f"UPDATE ZCLOUDRECORDING SET ZENCRYPTEDTITLE = {sql_value(given)} "
+    install(backup, cloud_recordings(), f"UPDATE ZCLOUDRECORDING SET ZENCRYPTEDTITLE = {sql_literal(given)} "
                                         "WHERE Z_PK = 1;")
     path = audio_names(planned(VOICE_MEMOS.plan(backup)))[VOICE_MEMOS_SHARED, "Recordings/20231115 101523.m4a"]
     assert path == shown
@@ -145,7 +117,7 @@ def test_titles_no_file_name_may_hold_become_safe_names(backup: FixtureBackup, g
                                     "/private/var/mobile/Media/Recordings/20171114 101523.m4a",
                                     "20171114 101523.m4a"])
 def test_a_legacy_path_is_found_however_it_is_written(backup: FixtureBackup, stored: str) -> None:
-    install(backup, legacy_recordings(), f"UPDATE ZRECORDING SET ZPATH = {sql_value(stored)} WHERE Z_PK = 1;")
+    install(backup, legacy_recordings(), f"UPDATE ZRECORDING SET ZPATH = {sql_literal(stored)} WHERE Z_PK = 1;")
     names = audio_names(planned(VOICE_MEMOS.plan(backup)))
     assert names[MEDIA, "Media/Recordings/20171114 101523.m4a"] == "2017-11-14 Kitchen renovation ideas 🛠.m4a"
 
@@ -177,7 +149,7 @@ def test_the_list_holds_every_recording_and_where_its_audio_is(backup: FixtureBa
     rows = csv_rows(VOICE_MEMOS.render(backup, "recordings:csv"))
     assert rows[0] == list(HEADER)
     assert rows[1:] == [[stamp(r.unix), title(r), r.duration, names[r.audio] if r.audio else "not in the backup"]
-                        for r in sample.records]  # the samples are in recording order, as the list is
+                        for r in reversed(sample.records)]  # the samples are oldest first, the list newest first
     assert sum(row[3] == "not in the backup" for row in rows) == sum(r.audio is None for r in sample.records) > 0
 
 
@@ -210,15 +182,7 @@ def test_an_empty_database_is_no_folder(backup: FixtureBackup, generation: str) 
 @pytest.mark.parametrize("how", ["truncated", "garbage"])
 def test_a_damaged_database_raises(backup: FixtureBackup, generation: str, how: str) -> None:
     sample = GENERATIONS[generation]()
-    data = database_bytes(sample.sql)
-    conn = sqlite3.connect(":memory:")
-    conn.deserialize(data)
-    (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (TABLES[generation],)).fetchone()
-    conn.close()
-    start = (root - 1) * PAGE
-    garbage = bytes((index * 151 + 7) % 256 for index in range(PAGE))
-    backup.add(sample.domain, sample.path, data[:start] if how == "truncated" else
-               data[:start] + garbage + data[start + PAGE:])
+    backup.add(sample.domain, sample.path, damaged_table(database_bytes(sample.sql), TABLES[generation], how))
     with pytest.raises(DAMAGE):
         VOICE_MEMOS.plan(backup)
     with pytest.raises(DAMAGE):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import posixpath
 import sqlite3
-import time
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from html.parser import HTMLParser
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -20,23 +18,16 @@ from backupfs.demo.readable_whatsapp import (
     current_chat_storage,
     legacy_chat_storage,
 )
+from backupfs.demo.sqlbuild import sql_literal
 from backupfs.readable.addressbook import ADDRESS_BOOK
 from backupfs.readable.base import READABLE_FOLDER, safe_name
 from backupfs.readable.whatsapp import WHATSAPP
 from tests.readable.conftest import FixtureBackup
 
+pytestmark = pytest.mark.usefixtures("utc")  # dates are shown in local time: expected texts are exact in UTC
+
 GENERATIONS = {"current": current_chat_storage, "legacy": legacy_chat_storage}
 _VOID = {"meta", "img", "br", "input", "link", "hr", "source"}
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Dates are shown in local time: pin it, so expected texts are exact."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def install(backup: FixtureBackup, sample: ChatStorageSample, address_book: bool = True) -> None:
@@ -300,3 +291,18 @@ def test_an_unknown_key_raises(backup: FixtureBackup) -> None:
     for key in ("chat:999:html", "chat:1:pdf", "calls:csv", "chat:x:txt"):
         with pytest.raises(KeyError):
             WHATSAPP.render(backup, key)
+
+
+def test_the_text_shows_a_media_path_readable_and_the_page_a_url(backup: FixtureBackup) -> None:
+    """A space in a file name is "%20" in the page's link, which a browser needs, and a space in the text."""
+    sample = legacy_chat_storage()
+    message = next(m for m in sample.messages if m.media and m.present)
+    assert message.media is not None
+    renamed = f"{message.media.rsplit('/', 1)[0]}/JR Pass (Tōkyō).pdf"
+    backup.add_database(DOMAIN, DATABASE, sample.sql + f"UPDATE ZWAMEDIAITEM SET ZMEDIALOCALPATH = "
+                        f"{sql_literal(renamed)} WHERE ZMEDIALOCALPATH = {sql_literal(message.media)};")
+    backup.add(DOMAIN, renamed, b"%PDF-1.4\n")
+    text = render_chat(backup, message.chat, "txt").decode("utf-8")
+    assert f"[attachment JR Pass (Tōkyō).pdf: ../../{DOMAIN}/{renamed}]" in text
+    page = Page(render_chat(backup, message.chat, "html"))
+    assert f"../../{DOMAIN}/{quote(renamed)}" in page.links
