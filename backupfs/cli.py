@@ -418,7 +418,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for (text,) in conn.execute("SELECT text FROM message ORDER BY ROWID LIMIT 5"):
                 print(f"  message: {text}")
         conn.close()
-    print(f"\nBrowse it: ls {mountpoint}\nUnmount:   {_invocation()} unmount {mountpoint}")
+    conversations = (mountpoint / READABLE_FOLDER / "Messages").glob("*.html")
+    page = max(conversations, key=lambda path: path.stat().st_size, default=None)  # the longest one
+    print(f"\nBrowse it: ls {mountpoint}")
+    if page is not None:
+        print(f"Read it:   open '{page}' in a web browser")
+    print(f"Unmount:   {_invocation()} unmount {mountpoint}")
     return 0
 
 

@@ -14,7 +14,7 @@ header { background: #fff; border-bottom: 1px solid #d1d1d6; padding: 14px 20px;
 header h1 { font-size: 18px; margin: 0; } header p { margin: 2px 0 0; color: #6e6e73; font-size: 13px; }
 main { max-width: 760px; margin: 0 auto; padding: 16px 20px 40px; }
 .day { text-align: center; color: #6e6e73; font-size: 12px; margin: 18px 0 8px; }
-.msg { display: flex; flex-direction: column; margin: 3px 0; }
+.msg { display: flex; flex-direction: column; align-items: flex-start; margin: 3px 0; }
 .msg .who { font-size: 11px; color: #6e6e73; margin: 6px 10px 1px; }
 .msg .bubble { max-width: 78%; padding: 7px 12px; border-radius: 17px; background: #e5e5ea; white-space: pre-wrap; overflow-wrap: anywhere; }
 .msg.me { align-items: flex-end; } .msg.me .bubble { background: #0a84ff; color: #fff; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import filecmp
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -392,6 +393,10 @@ def test_demo_mounts_and_lists_a_broken_sample(tmp_path):
         # Named only by a row that lives in sms.db-wal: the WAL was merged before harvesting.
         attachment = next((folder / "mnt/MediaDomain/Library/SMS/Attachments").rglob("IMG_4023.MOV"))
         assert os.getxattr(attachment, "user.backupfs.origin") == b"harvested:sms"
+        # The demo shows the readable folder first and says which page to open.
+        assert f"Mounted on {folder / 'mnt'}:\n\n{READABLE_FOLDER}/\n  Calendar/" in out
+        page = re.search(r"^Read it:   open '(.+)' in a web browser$", out, re.M)
+        assert page and f"<h1>{Path(page[1]).stem}</h1>" in Path(page[1]).read_text()
     finally:
         run_cli("unmount", folder / "mnt")
     again = run_cli("demo", folder, "--index-dir", tmp_path / "idx")  # re-running replaces the sample
