@@ -45,7 +45,7 @@ from html.parser import HTMLParser
 from typing import NamedTuple
 
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
-from backupfs.readable.html import escape, page
+from backupfs.readable.html import escape, media, page
 from backupfs.readable.values import (
     APPLE_EPOCH,
     column_or_null,
@@ -69,8 +69,6 @@ UNREADABLE_MESSAGE = "The text of this note could not be read: its copy in the b
 _OBJECTS = "ZICCLOUDSYNCINGOBJECT"
 _WHEN = "%Y-%m-%d %H:%M"  # a note's dates, in local time
 _TRASH_FOLDER_TYPE = 1
-_IMAGE_UTIS = {"public.jpeg", "public.png", "public.heic", "public.heif", "public.tiff", "com.compuserve.gif"}
-_IMAGE_EXTENSIONS = {"jpg", "jpeg", "png", "heic", "heif", "gif", "tif", "tiff", "webp"}
 _EMBEDDED_KINDS = {  # attachments kept inside the database, with no file of their own
     "com.apple.notes.table": "Table",
     "com.apple.drawing": "Drawing",
@@ -217,7 +215,6 @@ class Attachment:
     file: str | None = None  # its file, relative to the notes domain, when the backup holds it
     missing: bool = False  # the note had a file that the backup does not hold
     inline_text: bool = False  # ``label`` is text of the note itself
-    image: bool = False
 
 
 Part = str | Attachment
@@ -410,11 +407,9 @@ def _attachment(backup: Backup, uti: str | None, own_text: str | None, filename:
     """How one attachment shows: its file when the backup holds it, its own text, or its kind."""
     if filename is not None and folders:
         label = optional_text(filename) or "Attachment"
-        extension = filename.rpartition(".")[2].lower()
-        image = uti in _IMAGE_UTIS or extension in _IMAGE_EXTENSIONS
         for folder in folders:
             if backup.has(STORE_DOMAIN, f"{folder}/{filename}"):
-                return Attachment(label, file=f"{folder}/{filename}", image=image)
+                return Attachment(label, file=f"{folder}/{filename}")
         return Attachment(label, missing=True)
     if own_text is not None:
         return Attachment(own_text, inline_text=True)
@@ -577,10 +572,8 @@ def _attachment_html(part: Attachment, link: str | None) -> str:
     label = escape(part.label)
     if part.inline_text:
         return label
-    if link is not None and part.image:
-        return f'<a href="{escape(link)}"><img src="{escape(link)}" alt="{label}" style="max-width:100%"></a>'
     if link is not None:
-        return f'<a href="{escape(link)}">{label}</a>'
+        return media(link, part.file.rpartition("/")[2] if part.file else part.label, part.label)
     if part.missing:
         return f'<span class="note missing">[{label}: missing from the backup]</span>'
     return f'<span class="note">[{label}, not shown]</span>'

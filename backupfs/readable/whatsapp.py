@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from backupfs.naming.harvest import WHATSAPP_SHARED, _whatsapp_paths
 from backupfs.readable.addressbook import Directory
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
-from backupfs.readable.html import escape, page
+from backupfs.readable.html import escape, media, page
 from backupfs.readable.values import (
     APPLE_EPOCH,
     column_or_null,
@@ -57,9 +57,6 @@ from backupfs.readable.values import (
 DOMAIN = WHATSAPP_SHARED
 DATABASE = "ChatStorage.sqlite"
 _GROUP_SESSION, _GROUP_EVENT, _CONTACT, _LOCATION, _DELETED = 1, 6, 4, 5, 14
-_IMAGES = {"jpg", "jpeg", "png", "gif", "webp", "heic"}
-_VIDEOS = {"mp4", "mov", "m4v", "3gp"}
-_AUDIO = {"opus", "m4a", "aac", "mp3", "ogg", "amr", "wav", "caf"}
 _FORMS = ("html", "txt")
 
 
@@ -279,19 +276,11 @@ class _Writer:
 
     def html_media(self, path: str) -> str:
         name = escape(_file_name(path))
-        extension = _file_name(path).rpartition(".")[2].lower()
         found = _media_file(self._backup, path)
         link = None if found is None else self._backup.link(self._from, DOMAIN, found)
         if link is None:
             return f'<span class="note">📎 {name}, not in the backup</span>'
-        href = escape(link)
-        if extension in _IMAGES:
-            return f'<a href="{href}"><img src="{href}" alt="{name}" loading="lazy"></a>'
-        if extension in _VIDEOS:
-            return f'<video src="{href}" controls preload="none"></video><a href="{href}">📎 {name}</a>'
-        if extension in _AUDIO:
-            return f'<audio src="{href}" controls preload="none"></audio><a href="{href}">📎 {name}</a>'
-        return f'<a href="{href}">📎 {name}</a>'
+        return media(link, _file_name(path))
 
     def html_message(self, message: _Message) -> str:
         parts = [escape(part) for part in (message.text, _caption(message), _note(message)) if part]
