@@ -32,9 +32,9 @@ table { border-collapse: collapse; width: 100%; background: #fff; } td, th { bor
 
 # What a browser shows in the page itself; anything else (HEIC, TIFF, AMR...) is a link the
 # system opens in its own app, rather than a broken-image icon.
-_SHOWN_IMAGES = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "avif"})
-_PLAYED_VIDEOS = frozenset({"mp4", "m4v", "mov", "webm"})
-_PLAYED_AUDIO = frozenset({"m4a", "mp3", "aac", "wav", "ogg", "opus", "flac"})
+SHOWN_IMAGES = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "avif"})
+PLAYED_VIDEOS = frozenset({"mp4", "m4v", "mov", "webm"})
+PLAYED_AUDIO = frozenset({"m4a", "mp3", "aac", "wav", "ogg", "opus", "flac"})
 
 
 def media(href: str, name: str, label: str | None = None) -> str:
@@ -46,11 +46,11 @@ def media(href: str, name: str, label: str | None = None) -> str:
     url, caption = escape(href), escape(label or name)
     extension = name.rpartition(".")[2].lower() if "." in name else ""
     link = f'<a href="{url}">📎 {caption}</a>'
-    if extension in _SHOWN_IMAGES:
+    if extension in SHOWN_IMAGES:
         return f'<a href="{url}"><img src="{url}" alt="{escape(name)}" loading="lazy"></a>'
-    if extension in _PLAYED_VIDEOS:
+    if extension in PLAYED_VIDEOS:
         return f'<video src="{url}" controls preload="none"></video>{link}'
-    if extension in _PLAYED_AUDIO:
+    if extension in PLAYED_AUDIO:
         return f'<audio src="{url}" controls preload="none"></audio>{link}'
     return link
 
@@ -66,4 +66,4 @@ def page(title: str, body: str, subtitle: str = "") -> bytes:
     ).encode()
 
 
-__all__ = ["escape", "media", "page"]
+__all__ = ["PLAYED_AUDIO", "PLAYED_VIDEOS", "SHOWN_IMAGES", "escape", "media", "page"]

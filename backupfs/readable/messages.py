@@ -25,30 +25,29 @@ else by its participants ("Anna, Ben & 2 more").
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from itertools import groupby
+from threading import Lock
+from time import localtime, strftime, struct_time
 
 from backupfs.naming.harvest import _home_relative
 from backupfs.readable.addressbook import Directory
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
-from backupfs.readable.html import escape, page
+from backupfs.readable.html import escape, media, page
 from backupfs.readable.values import (
     APPLE_EPOCH,
+    LATEST,
     column_or_null,
     columns_of,
     date_span,
-    local_time,
     number_of,
     plural,
     readable_link,
-    stamp,
     text_of,
-    unix_time,
 )
 
 DOMAIN = "HomeDomain"
@@ -70,6 +69,10 @@ _FORMS = ("html", "txt")
 _IN_A_CHAT = "SELECT message_id FROM chat_message_join WHERE message_id IS NOT NULL"
 # The handle of a message in no chat, as plan groups it and render finds it again (NULL or junk is 0).
 _HANDLE = "CAST(coalesce(m.handle_id, 0) AS INTEGER)"
+# "HH:MM" of each minute of a day and ":SS" of each second of a minute, made once: formatting numbers
+# costs more than the rest of a message's line. A leap second (60, 61) shows as 59, as datetime does.
+_CLOCKS = tuple(f"{hour:02d}:{minute:02d}" for hour in range(24) for minute in range(60))
+_SECONDS = tuple(f":{min(second, 59):02d}" for second in range(62))
 
 
 # --- attributedBody --------------------------------------------------------------------------
@@ -149,13 +152,15 @@ def _unix(value: object, nanoseconds: bool) -> int | None:
     """Unix seconds of a ``message.date``; None when unset or implausible.
 
     The generation gives the unit; a value that only makes sense in the other unit (a
-    half-migrated or hand-edited database) is read in that one.
+    half-migrated or hand-edited database) is read in that one. This runs for every message,
+    so it does the sum and the checks of :func:`unix_time` itself rather than calling it twice.
     """
-    number = number_of(value)
-    for scale in ((_NANOSECONDS, 1) if nanoseconds else (1, _NANOSECONDS)):
-        unix = None if number is None else unix_time(number / scale, APPLE_EPOCH, earliest=_EARLIEST)
-        if unix is not None:
-            return int(unix)
+    number = float(value) if type(value) is int else number_of(value)  # a shortcut for the usual integer
+    if number:  # NULL, junk and 0 are no date
+        for scale in ((_NANOSECONDS, 1) if nanoseconds else (1, _NANOSECONDS)):
+            unix = number / scale + APPLE_EPOCH
+            if _EARLIEST <= unix <= LATEST:
+                return int(unix)
     return None
 
 
@@ -280,10 +285,9 @@ def _conversations(conn: sqlite3.Connection) -> list[_Conversation]:
     return list(grouped.values())
 
 
-def _conversation(conn: sqlite3.Connection, schema: _Schema, chat_ids: list[int],
+def _conversation(conn: sqlite3.Connection, schema: _Schema, handles: dict[int, str], chat_ids: list[int],
                   handle_ids: list[int]) -> _Conversation:
     """The conversation of a key, named the same way :func:`_conversations` did."""
-    handles = _handles(conn)
     chats = _chats(conn, schema, handles, chat_ids)
     conversation = _Conversation()
     for chat_id in chat_ids:
@@ -301,7 +305,7 @@ class _Attachment:
     path: str | None  # relative to the home folder ("Library/SMS/Attachments/..."), exact bytes as surrogates
 
 
-@dataclass
+@dataclass(slots=True)
 class _Message:
     rowid: int
     when: int | None
@@ -310,53 +314,82 @@ class _Message:
     service: str
     body: str
     note: str  # shown instead of an empty body: "(no text)", or "(unsent)" for a message taken back (iOS 16+)
-    attachments: list[_Attachment] = field(default_factory=list)
-
-    @cached_property
-    def local(self) -> datetime | None:
-        """The date in this computer's time zone; computed once, as a big conversation needs it for each line."""
-        return local_time(self.when)
+    attachments: Sequence[_Attachment]
 
 
-def _messages(conn: sqlite3.Connection, schema: _Schema, chat_ids: list[int],
-              handle_ids: list[int]) -> list[_Message]:
-    """The conversation's messages, oldest first, in one joined query."""
-    scopes = []
+def _message_ids(schema: _Schema, chat_ids: list[int], handle_ids: list[int]) -> list[str]:
+    """Queries of the ROWIDs of a conversation's messages: those in its chats, and its people's in no chat."""
+    queries = []
     if chat_ids and schema.has("chat_message_join"):
-        scopes.append(f"m.ROWID IN (SELECT message_id FROM chat_message_join WHERE chat_id IN {_in(chat_ids)})")
+        queries.append(f"SELECT message_id FROM chat_message_join WHERE chat_id IN {_in(chat_ids)}")
     if handle_ids:
         outside = f" AND m.ROWID NOT IN ({_IN_A_CHAT})" if schema.has("chat_message_join") else ""
-        scopes.append(f"({_HANDLE} IN {_in(handle_ids)}{outside})")
-    if not scopes:
+        queries.append(f"SELECT m.ROWID FROM message m WHERE {_HANDLE} IN {_in(handle_ids)}{outside}")
+    return queries
+
+
+def _messages(conn: sqlite3.Connection, schema: _Schema, handles: dict[int, str], chat_ids: list[int],
+              handle_ids: list[int]) -> list[_Message]:
+    """The conversation's messages, oldest first.
+
+    A conversation may hold tens of thousands of messages and each form reads them all, so the
+    query gives one row per message with only the columns shown: the sender comes from
+    ``handles`` and the files from :func:`_attachments`, rather than from joins that repeat rows.
+    """
+    ids = _message_ids(schema, chat_ids, handle_ids)
+    if not ids:
         return []
-    message = [schema.column("m", "message", c) for c in _MESSAGE_COLUMNS]
-    if schema.has("attachment", "message_attachment_join"):
-        files = ("LEFT JOIN message_attachment_join j ON j.message_id = m.ROWID "
-                 "LEFT JOIN attachment a ON a.ROWID = j.attachment_id")
-        attachment = ["a.ROWID", "CAST(a.filename AS BLOB)"] + [
-            schema.column("a", "attachment", c) for c in ("mime_type", "transfer_name", "total_bytes")]
-    else:
-        files, attachment = "", ["NULL"] * 5
-    rows = conn.execute(
-        f"SELECT m.ROWID, m.date, m.is_from_me, h.id, m.text, {', '.join(message + attachment)} "
-        f"FROM message m LEFT JOIN handle h ON h.ROWID = m.handle_id {files} "
-        f"WHERE {' OR '.join(scopes)} ORDER BY m.date, m.ROWID")
-    return [_message(list(group), schema.nanoseconds) for _, group in groupby(rows, key=lambda row: row[0])]
+    files = _attachments(conn, schema, ids)
+    nanoseconds = schema.nanoseconds
+    columns = ", ".join(schema.column("m", "message", c) for c in _MESSAGE_COLUMNS)
+    messages = []
+    for rowid, date, from_me, handle_id, text, service, attributed, item_type, group_title, retracted in _strict_first(
+            conn, f"SELECT m.ROWID, m.date, m.is_from_me, m.handle_id, m.text, {columns} "
+            f"FROM message m WHERE {' OR '.join(f'm.ROWID IN ({query})' for query in ids)} ORDER BY m.date, m.ROWID"):
+        body = (text_of(text) or attributed_text(attributed) or "").replace(_OBJECT_REPLACEMENT, "").strip()
+        if not body and item_type == _RENAMED and group_title:
+            body = f"named the conversation “{text_of(group_title)}”"
+        messages.append(_Message(rowid, _unix(date, nanoseconds), from_me == 1, handles.get(handle_id, ""),
+                                 text_of(service), body, "(unsent)" if retracted else "(no text)",
+                                 files.get(rowid, ())))
+    return messages
 
 
-def _message(rows: list[tuple], nanoseconds: bool) -> _Message:
-    """One message from its rows (one per attachment)."""
-    rowid, date, from_me, sender, text, service, attributed, item_type, group_title, retracted = rows[0][:10]
-    body = text_of(text) or attributed_text(attributed) or ""
-    body = body.replace(_OBJECT_REPLACEMENT, "").strip()
-    if not body and item_type == _RENAMED and group_title:
-        body = f"named the conversation “{text_of(group_title)}”"
-    note = "(unsent)" if retracted else "(no text)"
-    message = _Message(rowid, _unix(date, nanoseconds), from_me == 1, text_of(sender), text_of(service), body, note)
-    for attachment_id, filename, mime, transfer_name, total_bytes in (row[10:] for row in rows):
-        if attachment_id is not None:
-            message.attachments.append(_attachment(filename, mime, transfer_name, total_bytes))
-    return message
+def _strict_first(conn: sqlite3.Connection, query: str) -> list[tuple]:
+    """The rows of a query, text decoded by SQLite's own UTF-8 reader when it is valid.
+
+    The connection's lenient text factory is a Python call for every TEXT value, a good part of
+    the cost of reading a big conversation; sms.db is nearly always valid UTF-8, so the rows are
+    read strictly and read again leniently only when one is not (the same text either way).
+    """
+    lenient = conn.text_factory
+    conn.text_factory = str
+    try:
+        return conn.execute(query).fetchall()
+    except sqlite3.OperationalError:  # "Could not decode to UTF-8 column ..."
+        conn.text_factory = lenient
+        return conn.execute(query).fetchall()
+    finally:
+        conn.text_factory = lenient
+
+
+def _attachments(conn: sqlite3.Connection, schema: _Schema, ids: list[str]) -> dict[int, list[_Attachment]]:
+    """The files of the messages whose ROWIDs ``ids`` select, by message ROWID, in the order they were attached.
+
+    The joins go from ``chat_message_join`` straight to ``message_attachment_join``: reading the
+    (large) message table again for a few files would cost more than the messages themselves.
+    """
+    if not schema.has("attachment", "message_attachment_join"):
+        return {}
+    columns = ", ".join(schema.column("a", "attachment", c) for c in ("mime_type", "transfer_name", "total_bytes"))
+    files: dict[int, list[_Attachment]] = {}
+    for message_id, filename, mime, transfer_name, total_bytes in conn.execute(
+            f"SELECT j.message_id, CAST(a.filename AS BLOB), {columns} FROM message_attachment_join j "
+            "JOIN attachment a ON a.ROWID = j.attachment_id "
+            f"WHERE {' OR '.join(f'j.message_id IN ({query})' for query in ids)} "
+            "ORDER BY j.message_id, j.attachment_id"):
+        files.setdefault(message_id, []).append(_attachment(filename, mime, transfer_name, total_bytes))
+    return files
 
 
 def _attachment(filename: object, mime: object, transfer_name: object, total_bytes: object) -> _Attachment:
@@ -367,6 +400,55 @@ def _attachment(filename: object, mime: object, transfer_name: object, total_byt
     name = text_of(transfer_name) or (path or "").rsplit("/", 1)[-1].encode("utf-8", "replace").decode() or "attachment"
     size = total_bytes if isinstance(total_bytes, int) and total_bytes > 0 else None
     return _Attachment(name, text_of(mime).lower(), size, relative)
+
+
+def _read(conn: sqlite3.Connection, chat_ids: list[int], handle_ids: list[int]) -> tuple[_Conversation, list[_Message]]:
+    """The conversation of a key and its messages."""
+    schema = _Schema.read(conn)
+    handles = _handles(conn)
+    return (_conversation(conn, schema, handles, chat_ids, handle_ids),
+            _messages(conn, schema, handles, chat_ids, handle_ids))
+
+
+class _LastRead:
+    """The conversation read last, kept for the other form of the pair.
+
+    The two forms of a conversation are rendered one after the other (the mount measures the
+    files in order, a file manager lists them together) and reading the messages costs as much
+    as writing them, so the second form reuses what the first read from the same database file:
+    same path, inode, size and modification time. Only the last conversation is kept.
+    """
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._last: tuple[tuple, tuple[_Conversation, list[_Message]]] | None = None  # (key, what was read)
+
+    def read(self, conn: sqlite3.Connection, chat_ids: list[int],
+             handle_ids: list[int]) -> tuple[_Conversation, list[_Message]]:
+        file = _file_identity(conn)
+        if file is None:
+            return _read(conn, chat_ids, handle_ids)
+        key = (file, tuple(chat_ids), tuple(handle_ids))
+        with self._lock:
+            if self._last is not None and self._last[0] == key:
+                return self._last[1]
+        read = _read(conn, chat_ids, handle_ids)
+        with self._lock:
+            self._last = key, read
+        return read
+
+
+def _file_identity(conn: sqlite3.Connection) -> tuple[str, int, int, int, int] | None:
+    """(path, device, inode, size, modification time) of a connection's database; None when it is no file."""
+    path = next((text_of(file) for _, name, file in conn.execute("PRAGMA database_list") if name == "main"), "")
+    try:
+        status = os.stat(path) if path else None
+    except OSError:
+        return None
+    return None if status is None else (path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+_LAST_READ = _LastRead()
 
 
 # --- presenting --------------------------------------------------------------------------------
@@ -440,44 +522,86 @@ def _subtitle(conversation: _Conversation, names: _Names, messages: list[_Messag
 
 
 def _html_attachment(attachment: _Attachment, link: str | None) -> str:
-    label = escape(" ".join(part for part in (attachment.name, f"({_size(attachment.size)})" if attachment.size
-                                               else "") if part))
+    label = " ".join(part for part in (attachment.name, f"({_size(attachment.size)})" if attachment.size else "") if part)
     if link is None:
-        return f'<span class="note">📎 {label}, not in the backup</span>'
-    href = escape(link)
-    if attachment.mime.startswith("image/"):
-        return f'<a href="{href}"><img src="{href}" alt="{escape(attachment.name)}" loading="lazy"></a>'
-    if attachment.mime.startswith("video/"):
-        return f'<video src="{href}" controls preload="none"></video><a href="{href}">📎 {label}</a>'
-    return f'<a href="{href}">📎 {label}</a>'
+        return f'<span class="note">📎 {escape(label)}, not in the backup</span>'
+    # The name the phone gave it says what it is; the file in the backup has the same extension.
+    name = attachment.name if "." in attachment.name else readable_link(link).rpartition("/")[2]
+    return media(link, name, label)
 
 
-def _html_message(message: _Message, names: _Names, links: _Links) -> str:
+class _Clock:
+    """Local dates and times of moments, as ``datetime.fromtimestamp(unix).astimezone()`` gives them, but fast.
+
+    A big conversation shows tens of thousands of times: each is read with ``time.localtime`` (the
+    same C call that datetime makes, exact across daylight saving time, without building two
+    datetimes), and the texts of each day and of each offset from UTC are made once.
+    """
+
+    def __init__(self) -> None:
+        self._days: dict[tuple[int, int, int], tuple[str, str]] = {}
+        self._zones: dict[int, str] = {}
+
+    def page(self, unix: int) -> tuple[str, str]:
+        """("Thursday 14 March 2024", '<time datetime="2024-03-14T09:05:00+01:00">09:05</time>') of Unix seconds."""
+        moment = localtime(unix)
+        date, day = self._day(moment)
+        if (zone := self._zones.get(moment.tm_gmtoff)) is None:
+            zone = self._zones[moment.tm_gmtoff] = _zone_text(unix)
+        clock = _CLOCKS[moment.tm_hour * 60 + moment.tm_min]
+        return day, f'<time datetime="{date}T{clock}{_SECONDS[moment.tm_sec]}{zone}">{clock}</time>'
+
+    def line(self, unix: int) -> str:
+        """ "2024-03-14 09:05" of Unix seconds."""
+        moment = localtime(unix)
+        return f"{self._day(moment)[0]} {_CLOCKS[moment.tm_hour * 60 + moment.tm_min]}"
+
+    def _day(self, moment: struct_time) -> tuple[str, str]:
+        """(ISO date, the day as a page heads it) of a moment's local day."""
+        if (day := self._days.get(moment[:3])) is None:
+            day = self._days[moment[:3]] = strftime("%Y-%m-%d", moment), strftime("%A %d %B %Y", moment)
+        return day
+
+
+def _zone_text(unix: int) -> str:
+    """The local offset from UTC at a moment as ISO 8601 ends a time with it ("+01:00", "-04:00")."""
+    return datetime.fromtimestamp(unix).astimezone().isoformat()[len("2001-01-01T00:00:00"):]
+
+
+def _html_frame(message: _Message, names: _Names) -> tuple[str, str, str]:
+    """The markup of a message before its ROWID, between it and the bubble, and after its time.
+
+    It depends only on who sent the message and by which service, so a page builds it once per sender.
+    """
     classes = "msg me" if message.from_me else "msg"
     if message.from_me and message.service.upper() == "SMS":
         classes += " sms"
+    sender = "Me" if message.from_me else names(message.sender)
+    service = f" · {escape(message.service)}" if message.service else ""
+    return (f'<div class="{classes}" id="m', f'"><div class="who">{escape(sender)}</div><div class="bubble">',
+            f"{service}</div></div>")
+
+
+def _html_bubble(message: _Message, links: _Links) -> str:
     parts = [escape(message.body)] if message.body else []
     parts += [_html_attachment(a, links(a.path)) for a in message.attachments]
-    bubble = "\n".join(parts) or f'<span class="note">{message.note}</span>'
-    sender = "Me" if message.from_me else names(message.sender)
-    local = message.local
-    when = f'<time datetime="{local.isoformat()}">{local:%H:%M}</time>' if local is not None else "time unknown"
-    service = f" · {escape(message.service)}" if message.service else ""
-    return (f'<div class="{classes}" id="m{message.rowid}"><div class="who">{escape(sender)}</div>'
-            f'<div class="bubble">{bubble}</div><div class="meta">{when}{service}</div></div>')
-
-
-def _day(local: datetime | None) -> str:
-    return f"{local:%A %d %B %Y}" if local is not None else "Date unknown"
+    return "\n".join(parts) or f'<span class="note">{message.note}</span>'
 
 
 def _html(title: str, subtitle: str, messages: list[_Message], names: _Names, links: _Links) -> bytes:
+    clock, frames = _Clock(), {}
     body, day = [], None
     for message in messages:
-        if (label := _day(message.local)) != day:
+        label, when = ("Date unknown", "time unknown") if message.when is None else clock.page(message.when)
+        if label != day:
             day = label
             body.append(f'<div class="day">{escape(day)}</div>')
-        body.append(_html_message(message, names, links))
+        sender = (message.from_me, message.sender, message.service)
+        if (frame := frames.get(sender)) is None:
+            frame = frames[sender] = _html_frame(message, names)
+        # Most messages are text alone: that bubble is made here, the others by _html_bubble.
+        bubble = escape(message.body) if message.body and not message.attachments else _html_bubble(message, links)
+        body.append(f'{frame[0]}{message.rowid}{frame[1]}{bubble}</div><div class="meta">{when}{frame[2]}')
     return page(title, "\n".join(body), subtitle)
 
 
@@ -488,15 +612,20 @@ def _text_attachment(attachment: _Attachment, link: str | None) -> str:
 
 
 def _plain(title: str, subtitle: str, messages: list[_Message], names: _Names, links: _Links) -> bytes:
+    clock, senders = _Clock(), {}
     lines = [title, subtitle, ""]
     for message in messages:
-        when = stamp(message.when, "%Y-%m-%d %H:%M", "date unknown")
-        sender = "Me" if message.from_me else names(message.sender)
-        service = f" ({message.service})" if message.service else ""
-        lines.append(f"{when}  {sender}{service}")
-        lines += [f"    {line}" for line in message.body.splitlines()]
-        lines += [f"    {_text_attachment(a, links(a.path))}" for a in message.attachments]
-        if not message.body and not message.attachments:
+        when = "date unknown" if message.when is None else clock.line(message.when)
+        sender = (message.from_me, message.sender, message.service)
+        if (who := senders.get(sender)) is None:
+            name = "Me" if message.from_me else names(message.sender)
+            who = senders[sender] = f"  {name} ({message.service})" if message.service else f"  {name}"
+        lines.append(f"{when}{who}")
+        if message.body:
+            lines.append("    " + "\n    ".join(message.body.splitlines()))
+        if message.attachments:
+            lines += [f"    {_text_attachment(a, links(a.path))}" for a in message.attachments]
+        elif not message.body:
             lines.append(f"    {message.note}")
         lines.append("")
     return "\n".join(lines).encode("utf-8", "replace")
@@ -540,9 +669,7 @@ class MessagesRenderer:
         if conn is None:
             raise KeyError("the backup no longer holds sms.db")
         try:
-            schema = _Schema.read(conn)
-            conversation = _conversation(conn, schema, chat_ids, handle_ids)
-            messages = _messages(conn, schema, chat_ids, handle_ids)
+            conversation, messages = _LAST_READ.read(conn, chat_ids, handle_ids)
         finally:
             conn.close()
         names = _Names(Directory.of(backup))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from html.parser import HTMLParser
+from itertools import pairwise
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 
@@ -23,11 +25,14 @@ from backupfs.demo.readable_messages import (
     ios10_sms,
     ios17_sms,
 )
+from backupfs.demo.sqlbuild import database_bytes
 from backupfs.readable.addressbook import ADDRESS_BOOK, Directory
 from backupfs.readable.addressbook import DOMAIN as ADDRESS_BOOK_DOMAIN
 from backupfs.readable.base import Plan, safe_name
+from backupfs.readable.html import PLAYED_VIDEOS, SHOWN_IMAGES
 from backupfs.readable.messages import (
     MESSAGES,
+    _Clock,
     _Conversation,
     _Names,
     _Schema,
@@ -346,7 +351,7 @@ def test_html_shows_every_message_in_order_with_sender_date_and_service(backup: 
 def test_html_shows_images_inline_and_links_every_attachment(backup: FixtureBackup, generation: str) -> None:
     sample = GENERATIONS[generation]()
     keys = _keys(_plan(_with_sms(backup, sample)))
-    seen_image = seen_missing = False
+    seen_image = seen_missing = seen_linked_image = False
     for title, expected in _by_conversation(sample).items():
         path = f"Messages/{safe_name(title)}.html"
         page = Page(MESSAGES.render(backup, keys[f"{safe_name(title)}.html"]).decode("utf-8"))
@@ -361,12 +366,16 @@ def test_html_shows_images_inline_and_links_every_attachment(backup: FixtureBack
                 assert link in shown["links"]
                 assert (backup.folder / "0 Your data" / "Messages" / link).resolve() == (
                     backup.folder / attachment.domain / attachment.relative_path).resolve()
-                if attachment.mime.startswith("image/"):
+                extension = attachment.name.rpartition(".")[2].lower()
+                if extension in SHOWN_IMAGES:
                     assert link in shown["imgs"]
                     seen_image = True
-                if attachment.mime.startswith("video/"):
+                elif attachment.mime.startswith("image/"):  # HEIC: a link, not a broken image
+                    assert link not in shown["imgs"]
+                    seen_linked_image = True
+                if extension in PLAYED_VIDEOS:
                     assert link in shown["videos"]
-    assert seen_image and seen_missing
+    assert seen_image and seen_missing and (seen_linked_image or generation == "ios10")
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
@@ -424,6 +433,55 @@ def test_the_demo_sms_db_renders(backup: FixtureBackup) -> None:
 def test_the_samples_are_deterministic(generation: str) -> None:
     first, second = GENERATIONS[generation](), GENERATIONS[generation]()
     assert first == second and first.database() == second.database()
+
+
+# POSIX rules, so that no time zone database is needed: central Europe, eastern US, and Lord Howe
+# Island, whose clocks move by half an hour.
+ZONES_WITH_DAYLIGHT_SAVING = ("CET-1CEST,M3.5.0,M10.5.0/3", "EST5EDT,M3.2.0,M11.1.0",
+                              "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0")
+
+
+@pytest.fixture
+def zone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("zone", ZONES_WITH_DAYLIGHT_SAVING, indirect=True)
+def test_the_clock_agrees_with_datetime_across_daylight_saving_changes(zone: str) -> None:
+    """Every hour of a year and each second around each change of offset, as datetime shows them."""
+    start = 1_672_531_200  # 2023-01-01 UTC
+    grid = range(start, start + 366 * 86_400, 600)
+    changes = [unix for before, unix in pairwise(grid) if time.localtime(before).tm_gmtoff != time.localtime(unix).tm_gmtoff]
+    assert len(changes) == 2, zone
+    moments = [*grid[::6], *(second for change in changes for second in range(change - 900, change + 300))]
+    clock = _Clock()
+    for unix in moments:
+        local = _local(unix)
+        assert clock.line(unix) == f"{local:%Y-%m-%d %H:%M}"
+        assert clock.page(unix) == (f"{local:%A %d %B %Y}",
+                                    f'<time datetime="{local.isoformat()}">{local:%H:%M}</time>'), unix
+
+
+def test_a_database_that_changed_is_read_again(backup: FixtureBackup) -> None:
+    """The two forms share one reading of the database; a new file at the same path is not mistaken for it."""
+    sample = ios17_sms()
+    backup.add(SMS_DOMAIN, SMS_PATH, sample.database())
+    backup.add(ADDRESS_BOOK_DOMAIN, ADDRESS_BOOK, samples.address_book())
+    keys = _keys(_plan(backup))
+    text = MESSAGES.render(backup, keys["Emma Laurent.txt"]).decode()
+    assert MESSAGES.render(backup, keys["Emma Laurent.html"]).decode().count('<div class="msg') == len(
+        _by_conversation(sample)["Emma Laurent"])
+    late = "A late addition " + "padding " * 2_000  # a bigger file, whatever the clock's resolution
+    backup.add(SMS_DOMAIN, SMS_PATH, database_bytes(
+        sample.sql + "INSERT INTO message (ROWID, guid, text, handle_id, date, is_from_me, service) "
+        f"VALUES (990, 'late', '{late}', 1, 760000000000000000, 0, 'iMessage');"
+        "INSERT INTO chat_message_join (chat_id, message_id) VALUES (1, 990);"))
+    again = MESSAGES.render(backup, keys["Emma Laurent.txt"]).decode()
+    assert "A late addition" in again and "A late addition" not in text
 
 
 # --- speed -----------------------------------------------------------------------------------------
