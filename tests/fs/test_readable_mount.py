@@ -194,3 +194,15 @@ def test_a_damaged_database_gives_a_note_and_a_working_mount(tmp_path: Path, mou
     assert (mnt / SMS[0] / SMS[1]).read_bytes() == database  # the database itself, as it is
     for path in files_under(home):
         assert len(path.read_bytes()) == path.stat().st_size
+
+
+def test_an_encrypted_backup_or_one_without_such_data_says_so(tmp_path: Path, mount) -> None:
+    encrypted = mount(build(tmp_path / "encrypted", encrypted=True).root)
+    assert os.listdir(encrypted / READABLE_FOLDER) == ["About this folder.txt"]
+    assert "This backup is encrypted" in (encrypted / READABLE_FOLDER / "About this folder.txt").read_text()
+    plain = [PayloadSpec("HomeDomain", "Library/Preferences/com.apple.example.plist", b"bplist00\x08\x00")]
+    nothing = mount(build(tmp_path / "nothing", plain).root)
+    about = (nothing / READABLE_FOLDER / "About this folder.txt").read_text()
+    assert os.listdir(nothing / READABLE_FOLDER) == ["About this folder.txt"]
+    assert "found none of those databases" in about and len(about.encode()) == (
+        nothing / READABLE_FOLDER / "About this folder.txt").stat().st_size
