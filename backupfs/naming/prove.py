@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from backupfs.naming.catalog import Catalog, app_domain_candidates
 from backupfs.naming.generated import match_generated, match_photo_trees
-from backupfs.naming.harvest import harvester_for
+from backupfs.naming.harvest import HARVESTERS, harvester_for
 from backupfs.source.manifest.records import Kind, ManifestRecord, file_id
 
 
@@ -26,6 +26,7 @@ class Origin:
     CATALOG = "catalog"
     APP_DOMAIN = "app-domain"
     OTHER_BACKUP = "other-backup"
+    WELL_KNOWN = "well-known"  # the databases the harvesters read, at the paths iOS gives them
     HARVESTED = "harvested"  # shown as "harvested:<harvester>", e.g. "harvested:sms"
     GENERATED = "generated"
     UNKNOWN = "unknown"
@@ -82,6 +83,9 @@ def harvest_names(names: dict[str, Name], payload_ids: set[str], open_database: 
     each database is read once). ``open_database(file_id, wal_file_id)`` returns a
     read-only connection to a private copy, or None when the payload cannot be read.
     """
+    # Those databases by their own paths: the catalog misses some (Voice Memos' app group).
+    sources = (source for harvester in HARVESTERS for source in harvester.sources)
+    _name_from_candidates(names, payload_ids, sources, Origin.WELL_KNOWN)
     done: set[str] = set()
     while len(names) < len(payload_ids):  # with every payload named, nothing is left to learn
         todo = [

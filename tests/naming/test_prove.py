@@ -40,7 +40,7 @@ def test_payloads_no_source_knows_stay_unnamed():
     assert name_payloads({stranger}, [], Catalog.load(), ["x.y"]) == {}
 
 
-def test_harvesting_follows_chains_and_survives_cycles(tmp_path):
+def test_harvesting_reads_each_database_once_and_survives_cycles(tmp_path):
     import sqlite3
 
     from backupfs.demo import samples
@@ -64,7 +64,8 @@ def test_harvesting_follows_chains_and_survives_cycles(tmp_path):
 
     names = name_payloads({file_id(*SMS)}, [], Catalog.load(), [])
     harvest_names(names, payload_ids, open_database)
-    assert (names[file_id(*voicemail)].relative_path, names[file_id(*voicemail)].origin) == (voicemail[1], "harvested:sms")
+    # voicemail.db is one of the databases harvesters read: named by its own path first.
+    assert (names[file_id(*voicemail)].relative_path, names[file_id(*voicemail)].origin) == (voicemail[1], "well-known")
     assert (names[file_id(*recording)].relative_path, names[file_id(*recording)].origin) == (recording[1], "harvested:voicemail")
     assert sorted(opened) == sorted([file_id(*SMS), file_id(*voicemail)])  # each database read once
 
@@ -84,3 +85,13 @@ def test_generated_originals_bring_their_photos_tree():
         file_id(*catalogued): (*catalogued, Origin.CATALOG),
         file_id(*catalogued_metadata): (*catalogued_metadata, Origin.GENERATED),
     }
+
+
+def test_the_databases_harvesters_read_are_named_by_their_own_paths() -> None:
+    from backupfs.naming.prove import harvest_names
+
+    memos = ("AppDomainGroup-group.com.apple.VoiceMemos.shared", "Recordings/CloudRecordings.db")
+    assert name_payloads({file_id(*memos)}, [], Catalog.load(), []) == {}  # no catalog or container knows it
+    names: dict[str, Name] = {}
+    harvest_names(names, {file_id(*memos), file_id("HomeDomain", "Library/unrelated")}, lambda fid, wal: None)
+    assert names == {file_id(*memos): Name(*memos, Origin.WELL_KNOWN)}
