@@ -1,12 +1,17 @@
 """Address books as real phones write them, with the people put in, for tests and the demo backup.
 
 ``AddressBook.sqlitedb`` (HomeDomain ``Library/AddressBook/``) keeps one row per contact in
-``ABPerson`` and their phone numbers (property 3), e-mail addresses (4), postal addresses
-(5, parts in ``ABMultiValueEntry``) and web pages (22) in ``ABMultiValue``, whose ``label``
-is the ROWID of an ``ABMultiValueLabel`` row: "_$!<Mobile>!$_" for the built-in labels, plain
-text ("iPhone", or the user's own) otherwise. ``Birthday`` is text: a double, seconds since
-2001-01-01 (noon UTC when typed in, local midnight when synced from elsewhere); a birthday
-without a year is kept in 1604. Photos are in ``AddressBookImages.sqlitedb``:
+``ABPerson`` and their values in ``ABMultiValue``: phone numbers (property 3), e-mail
+addresses (4), dates (12), web pages (22) and related names (23) in its ``value``; postal
+addresses (5), instant-message accounts (13) and social profiles (46) with a NULL ``value``
+and their parts in ``ABMultiValueEntry`` (``parent_id`` = the value's ``UID``, ``key`` = the
+ROWID of the ``ABMultiValueEntryKey`` row naming the part: "Street", "City", "State", "ZIP",
+"Country", "CountryCode", "SubLocality", "SubAdministrativeArea"; "service", "username",
+"url", "identifier"). ``label`` is the ROWID of an ``ABMultiValueLabel`` row:
+"_$!<Mobile>!$_" for the built-in labels, plain text ("iPhone", or the user's own)
+otherwise. ``Birthday`` and dates are text: a double, seconds since 2001-01-01 (noon UTC
+when typed in, local midnight when synced from elsewhere); a date without a year is kept
+in 1604. Photos are in ``AddressBookImages.sqlitedb``:
 ``ABFullSizeImage`` and ``ABThumbnailImage``, ``record_id`` = the person's ROWID, ``data`` = JPEG.
 
 Two generations, each an :class:`AddressBookFixture` (the SQL of both databases and the
@@ -19,8 +24,11 @@ people put in):
   with only a thumbnail.
 
 Both hold people in several scripts with emoji, a company-only and a number-only contact,
-custom labels, a long note, NULLs, and rows a reader must skip (a number with no value, a
-number whose person is gone). Deterministic: same call, same bytes.
+custom labels, a long note, NULLs, addresses (one with only a city and a country code,
+one on two lines), web pages, dates (one without a year), related names, accounts and
+profiles, and rows a reader must skip (a number with no value, a number whose person is
+gone, an address without parts, parts whose value is NULL, whose key is unknown or whose
+value is gone, a date that is not one, an account without a user). Deterministic: same call, same bytes.
 """
 
 from __future__ import annotations
@@ -30,18 +38,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from backupfs.demo import samples
-from backupfs.demo.sqlbuild import database_bytes, insert, sql_literal
+from backupfs.demo.sqlbuild import database_bytes, insert
 from backupfs.demo.writer import PayloadSpec
 
 DOMAIN = "HomeDomain"
 ADDRESS_BOOK = "Library/AddressBook/AddressBook.sqlitedb"
 IMAGES = "Library/AddressBook/AddressBookImages.sqlitedb"
 APPLE_EPOCH = 978_307_200  # 2001-01-01T00:00:00Z in Unix seconds
-PHONE, EMAIL, ADDRESS, URL = 3, 4, 5, 22
+PHONE, EMAIL, ADDRESS, DATE, IM, URL, RELATED, SOCIAL = 3, 4, 5, 12, 13, 22, 23, 46
 
 MOBILE, HOME, WORK, MAIN = "_$!<Mobile>!$_", "_$!<Home>!$_", "_$!<Work>!$_", "_$!<Main>!$_"
 HOME_FAX, WORK_FAX, PAGER, OTHER = "_$!<HomeFAX>!$_", "_$!<WorkFAX>!$_", "_$!<Pager>!$_", "_$!<Other>!$_"
-IPHONE, HOME_PAGE = "iPhone", "_$!<HomePage>!$_"
+IPHONE, HOME_PAGE, ANNIVERSARY = "iPhone", "_$!<HomePage>!$_", "_$!<Anniversary>!$_"
+SPOUSE, MOTHER, BROTHER = "_$!<Spouse>!$_", "_$!<Mother>!$_", "_$!<Brother>!$_"
+
+Parts = tuple[tuple[str, str], ...]  # (ABMultiValueEntryKey value, part), as stored
 
 
 # --- helpers shared with the calendar builder ------------------------------------------------
@@ -59,7 +70,7 @@ def _guid(seed: str) -> str:
 
 @dataclass(frozen=True)
 class SampleContact:
-    """One contact as the phone shows it; ``phones`` and ``emails`` are (label as stored, value)."""
+    """One contact as the phone shows it; its values are (label as stored, value or parts)."""
 
     first: str | None = None
     last: str | None = None
@@ -75,6 +86,12 @@ class SampleContact:
     birthday_at_noon: bool = True  # False: kept at local midnight in Paris (23:00 UTC the day before)
     phones: tuple[tuple[str | None, str], ...] = ()
     emails: tuple[tuple[str | None, str], ...] = ()
+    addresses: tuple[tuple[str | None, Parts], ...] = ()
+    urls: tuple[tuple[str | None, str], ...] = ()
+    dates: tuple[tuple[str | None, date], ...] = ()  # kept at noon UTC
+    related_names: tuple[tuple[str | None, str], ...] = ()
+    instant_messages: tuple[tuple[str | None, Parts], ...] = ()
+    social_profiles: tuple[tuple[str | None, Parts], ...] = ()
     photo: bytes | None = None
     thumbnail_only: bool = False
 
@@ -107,32 +124,77 @@ _LONG_NOTE = (
 
 
 def _people(generation: int) -> tuple[SampleContact, ...]:
+    # The district of a Beijing address: kept by iOS 10 and later (the iOS 9 book has no such key).
+    district = (("SubLocality", "朝阳区"),) if generation >= 16 else ()
     people = [
         SampleContact(first="Émilie", last="Laurent-Dubois", nickname="Mimi", note=_LONG_NOTE,
                       birthday=date(1988, 7, 14), phones=((MOBILE, "+33 6 12 34 56 78"), (IPHONE, "+33 7 98 76 54 32")),
-                      emails=((HOME, "emilie.laurent@example.fr"),), photo=samples.jpeg(96, 96, seed=1)),
+                      emails=((HOME, "emilie.laurent@example.fr"),), photo=samples.jpeg(96, 96, seed=1),
+                      addresses=((HOME, (("Street", "12 Rue des Lilas"), ("City", "Lyon"), ("ZIP", "69003"),
+                                         ("Country", "France"), ("CountryCode", "fr"))),
+                                 ("Chalet ⛷️", (("Street", "Chemin des Praz 4\nChalet « Les Sapins »"),
+                                               ("City", "Chamonix-Mont-Blanc"), ("State", "Haute-Savoie"),
+                                               ("ZIP", "74400"), ("Country", "France"), ("CountryCode", "fr")))),
+                      urls=((HOME_PAGE, "https://emilie.example.fr"),
+                            (WORK, "https://atelier-lilas.example.fr/équipe?x=1,2;y")),
+                      dates=((ANNIVERSARY, date(2014, 6, 21)), ("First met 💞", date(1604, 9, 3))),
+                      related_names=((SPOUSE, "Julien Dubois"), (MOTHER, "Anne Laurent"), ("Marraine", "Céline Roux")),
+                      instant_messages=((HOME, (("service", "Skype"), ("username", "emilie.laurent"))),),
+                      social_profiles=((None, (("service", "twitter"), ("username", "mimi_lyon"),
+                                               ("url", "https://twitter.com/mimi_lyon"))),)),
         SampleContact(first="小明", last="王", organization="北京科技有限公司", job_title="工程师",
-                      phones=((WORK, "+86 10 6552 9988"),), emails=((WORK, "wang.xiaoming@example.cn"),)),
+                      phones=((WORK, "+86 10 6552 9988"),), emails=((WORK, "wang.xiaoming@example.cn"),),
+                      addresses=((WORK, (("Street", "建国门外大街1号"), *district, ("City", "北京"), ("State", "北京市"),
+                                         ("ZIP", "100004"), ("Country", "中国"), ("CountryCode", "cn"))),),
+                      related_names=((None, "王芳"),), dates=((OTHER, date(2019, 2, 5)),),
+                      social_profiles=((None, (("service", "sinaweibo"), ("username", "王小明_BJ"),
+                                               ("url", "https://weibo.com/u/1234567890"))),)),
         SampleContact(prefix="Dr.", first="Priya", last="Shah", suffix="MD", organization="St Mary's Clinic",
                       department="Cardiology", job_title="Cardiologist", birthday=date(1604, 3, 15),
                       phones=((MAIN, "+44 20 7946 0018"), (WORK_FAX, "+44 20 7946 0019"), (PAGER, "+44 7700 900461")),
-                      emails=((WORK, "p.shah@stmarys.example.org"), (OTHER, "priya.shah@example.com"))),
+                      emails=((WORK, "p.shah@stmarys.example.org"), (OTHER, "priya.shah@example.com")),
+                      addresses=((WORK, (("Street", "Praed Street"), ("City", "London"), ("ZIP", "W2 1NY"),
+                                         ("Country", "United Kingdom"), ("CountryCode", "gb"))),),
+                      urls=((None, "https://stmarys.example.org/cardiology"),),
+                      instant_messages=((WORK, (("service", "Jabber"), ("username", "priya@chat.example.org"))),),
+                      social_profiles=((None, (("service", "linkedin"), ("username", "priyashah-md"),
+                                               ("identifier", "8f3c2a1b"))),)),
         SampleContact(organization="Müller, Schmidt & Partner; GmbH", phones=((MAIN, "+49 30 901820"),),
-                      emails=((WORK, "kontakt@mueller-schmidt.example.de"),)),
+                      emails=((WORK, "kontakt@mueller-schmidt.example.de"),),
+                      addresses=((WORK, (("Street", "Friedrichstraße 123"), ("City", "Berlin"), ("ZIP", "10117"),
+                                         ("Country", "Deutschland"), ("CountryCode", "de"))),),
+                      urls=((WORK, "https://mueller-schmidt.example.de"),)),
         SampleContact(phones=((None, "+1 (555) 010-0199"),)),
-        SampleContact(nickname="Grandma 👵", phones=((HOME, "01632 960 001"), (HOME_FAX, "01632 960 002"))),
+        SampleContact(nickname="Grandma 👵", phones=((HOME, "01632 960 001"), (HOME_FAX, "01632 960 002")),
+                      addresses=((HOME, (("City", "Bath"), ("CountryCode", "gb"))),),  # only what she gave
+                      related_names=(("Grandson 👦", "Seán"),)),
         SampleContact(first="Seán", last="O'Brien", middle="Patrick", phones=(("Cabin 🏡", "+353 91 555 0142"),),
                       emails=(("Band 🎸", "sean@obrien.example.ie"), (HOME, "sob@example.ie")),
-                      birthday=date(1979, 2, 28), birthday_at_noon=False),
+                      birthday=date(1979, 2, 28), birthday_at_noon=False,
+                      related_names=((BROTHER, "Ciarán O'Brien"),),
+                      instant_messages=(("Gaming 🎮", (("service", "GaduGadu"), ("username", "sean o'brien"))),
+                                        (None, (("service", "ICQ"), ("username", "123456789")))),
+                      social_profiles=((None, (("service", "facebook"), ("username", "sean.obrien"),
+                                               ("url", "https://www.facebook.com/sean.obrien"),
+                                               ("identifier", "100004123456789"))),)),
         SampleContact(first="Ana", last="García", emails=((None, "ana.garcia@example.es"),)),
     ]
     if generation >= 16:
         people += [
             SampleContact(first="Kofi", last="Mensah", job_title="Product designer", organization="Studio 🌍 Accra",
                           phones=((MOBILE, "+233 24 555 0107"),), photo=samples.jpeg(48, 48, seed=3),
-                          thumbnail_only=True, birthday=date(2001, 1, 1)),
+                          thumbnail_only=True, birthday=date(2001, 1, 1),
+                          addresses=((WORK, (("Street", "14 Oxford Street"), ("SubLocality", "Osu"), ("City", "Accra"),
+                                             ("SubAdministrativeArea", "Accra Metropolitan"),
+                                             ("State", "Greater Accra"), ("Country", "Ghana"), ("CountryCode", "gh"))),),
+                          urls=((None, "https://studio-accra.example.com.gh"),),
+                          social_profiles=((None, (("service", "instagram"), ("username", "kofi.designs"))),)),
             SampleContact(first="Дмитрий", last="Иванов", phones=((MOBILE, "+7 912 555-01-23"), (OTHER, "+7 495 555-0100")),
-                          emails=((HOME, "d.ivanov@example.ru"),)),
+                          emails=((HOME, "d.ivanov@example.ru"),),
+                          addresses=((HOME, (("Street", "ул. Тверская, д. 7, кв. 12"), ("City", "Москва"),
+                                             ("ZIP", "125009"), ("Country", "Россия"), ("CountryCode", "ru"))),),
+                          dates=((ANNIVERSARY, date(2010, 8, 14)),),
+                          instant_messages=((OTHER, (("service", "Yahoo"), ("username", "dima_ivanov"))),)),
         ]
     return tuple(people)
 
@@ -180,12 +242,15 @@ CREATE TABLE ABFullSizeImage (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, record_id
 """
 
 
+def _day_seconds(day: date, at_noon: bool = True) -> float:
+    """A date as the book keeps it: noon UTC of the day, or midnight in Paris (an hour before, UTC, in winter)."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return apple_seconds(midnight) + (43_200 if at_noon else -3_600)
+
+
 def _birthday(person: SampleContact) -> float | None:
-    """The Birthday value: noon UTC of the day, or midnight in Paris (an hour before, UTC, in winter)."""
-    if person.birthday is None:
-        return None
-    day = datetime(person.birthday.year, person.birthday.month, person.birthday.day, tzinfo=timezone.utc)
-    return apple_seconds(day) + (43_200 if person.birthday_at_noon else -3_600)
+    """The Birthday value, None when the person has none."""
+    return None if person.birthday is None else _day_seconds(person.birthday, person.birthday_at_noon)
 
 
 class _Writer:
@@ -195,6 +260,7 @@ class _Writer:
         self.rows: list[str] = []
         self.images: list[str] = []
         self.labels: dict[str, int] = {}
+        self.keys: dict[str, int] = {}
         self.value_uid = 0
 
     def label(self, text: str | None) -> int | None:
@@ -205,7 +271,14 @@ class _Writer:
             self.rows.append(insert("ABMultiValueLabel", value=text))
         return self.labels[text]
 
-    def value(self, record: int, prop: int, identifier: int, label: str | None, value: str | None) -> int:
+    def key(self, name: str) -> int:
+        """The ROWID of the ABMultiValueEntryKey row naming a part, added on first use."""
+        if name not in self.keys:
+            self.keys[name] = len(self.keys) + 1
+            self.rows.append(insert("ABMultiValueEntryKey", value=name))
+        return self.keys[name]
+
+    def value(self, record: int, prop: int, identifier: int, label: str | None, value: object) -> int:
         self.value_uid += 1
         self.rows.append(insert("ABMultiValue", UID=self.value_uid, record_id=record, property=prop,
                                     identifier=identifier, label=self.label(label), value=value,
@@ -227,6 +300,16 @@ class _Writer:
             self.value(rowid, PHONE, identifier, label, number)
         for identifier, (label, address) in enumerate(person.emails):
             self.value(rowid, EMAIL, identifier, label, address)
+        for prop, values in ((ADDRESS, person.addresses), (IM, person.instant_messages),
+                             (SOCIAL, person.social_profiles)):
+            for identifier, (label, parts) in enumerate(values):
+                self.parts(self.value(rowid, prop, identifier, label, None), parts)
+        for identifier, (label, page) in enumerate(person.urls):
+            self.value(rowid, URL, identifier, label, page)
+        for identifier, (label, day) in enumerate(person.dates):
+            self.value(rowid, DATE, identifier, label, str(_day_seconds(day)))
+        for identifier, (label, name) in enumerate(person.related_names):
+            self.value(rowid, RELATED, identifier, label, name)
         if person.photo is not None:
             self.photo(rowid, person)
 
@@ -238,14 +321,24 @@ class _Writer:
             self.images.append(insert("ABFullSizeImage", record_id=rowid, crop_x=0, crop_y=0, crop_width=96,
                                           crop_height=96, data=person.photo))
 
-    def address(self, rowid: int) -> None:
-        """A postal address: an ABMultiValue row with no value, its parts in ABMultiValueEntry."""
-        uid = self.value(rowid, ADDRESS, 0, HOME, None)
-        parts = (("Street", "12 Rue des Lilas"), ("City", "Lyon"), ("ZIP", "69003"), ("Country", "France"),
-                 ("CountryCode", "fr"))
-        for key, (name, text) in enumerate(parts, 1):
-            self.rows += [f"INSERT OR IGNORE INTO ABMultiValueEntryKey (value) VALUES ({sql_literal(name)});",
-                          insert("ABMultiValueEntry", parent_id=uid, key=key, value=text)]
+    def parts(self, uid: int, parts: Parts) -> None:
+        """The parts of an address, account or profile (whose ABMultiValue row has no value)."""
+        for name, text in parts:
+            self.rows.append(insert("ABMultiValueEntry", parent_id=uid, key=self.key(name), value=text))
+
+    def damage(self, people: tuple[SampleContact, ...]) -> None:
+        """Rows a reader must skip, each costing nothing else."""
+        self.value(2, PHONE, 1, MOBILE, None)  # a number whose value was lost
+        self.value(len(people) + 40, PHONE, 0, MOBILE, "+1 555 0100 404")  # its person was deleted
+        self.value(8, ADDRESS, 0, HOME, None)  # an address whose parts are all gone
+        self.value(8, URL, 0, HOME_PAGE, None)  # a web page with no value
+        self.value(8, DATE, 0, ANNIVERSARY, "not a date")
+        self.parts(self.value(8, IM, 0, HOME, None), (("service", "Skype"),))  # an account without a user
+        self.parts(self.value_uid + 50, (("Street", "1 Deleted Lane"), ("City", "Nowhere")))  # its value is gone
+        self.rows += [insert("ABMultiValueEntry", parent_id=1 + len(people[0].phones + people[0].emails),
+                             key=self.key("State"), value=None),  # Émilie's home address: a NULL part
+                      insert("ABMultiValueEntry", parent_id=1 + len(people[0].phones + people[0].emails),
+                             key=999, value="Lost key street")]  # a part whose key is not known
 
 
 def _address_book(generation: int) -> AddressBookFixture:
@@ -253,10 +346,7 @@ def _address_book(generation: int) -> AddressBookFixture:
     writer = _Writer()
     for rowid, person in enumerate(people, 1):
         writer.person(rowid, person, generation)
-    writer.address(1)
-    writer.value(1, URL, 0, HOME_PAGE, "https://emilie.example.fr")
-    writer.value(2, PHONE, 1, MOBILE, None)  # a number whose value was lost
-    writer.value(len(people) + 40, PHONE, 0, MOBILE, "+1 555 0100 404")  # its person was deleted
+    writer.damage(people)
     schema = f"CREATE TABLE ABPerson ({_PERSON_IOS9}{_PERSON_IOS16_MORE if generation >= 16 else ''}, UNIQUE(guid));"
     head = [schema, _OTHER_TABLES,
             insert("_SqliteDatabaseProperties", key="__ABVersion", value=str(generation * 100)),

@@ -1,11 +1,17 @@
 """The phone's address book: people, their numbers and addresses, and who a handle belongs to.
 
-``AddressBook.sqlitedb`` has kept the same two tables from iOS 4 to iOS 17: ``ABPerson``
-(one row per contact) and ``ABMultiValue`` (their phone numbers, property 3, and e-mail
-addresses, property 4; labels in ``ABMultiValueLabel``). Photos are in
-``AddressBookImages.sqlitedb`` (``ABFullSizeImage``, else ``ABThumbnailImage``). Columns
-added over the years are read when present. Messages, WhatsApp and calls use
-:func:`Directory.name_for` to show a person's name rather than a number.
+``AddressBook.sqlitedb`` has kept the same tables from iOS 4 to iOS 17: ``ABPerson`` (one row
+per contact) and ``ABMultiValue`` (one row per value of a contact, ``record_id`` its ROWID;
+labels in ``ABMultiValueLabel``). ``property`` says what a value is: 3 phone number,
+4 e-mail address, 12 date (seconds since 2001, as text), 22 web page, 23 related name,
+all in ``value``; 5 postal address, 13 instant-message account, 46 social profile have no
+``value`` but parts in ``ABMultiValueEntry`` (``parent_id`` = the value's ``UID``, ``key`` =
+the ROWID of an ``ABMultiValueEntryKey`` row naming the part: "Street", "City", "State",
+"ZIP", "Country", "CountryCode", "SubLocality", "service", "username", "url"...). Photos are
+in ``AddressBookImages.sqlitedb`` (``ABFullSizeImage``, else ``ABThumbnailImage``). Columns
+added over the years are read when present; a book without the entry tables has no parts.
+Messages, WhatsApp and calls use :func:`Directory.name_for` to show a person's name rather
+than a number.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from backupfs.readable.values import columns_of, text_of
 DOMAIN = "HomeDomain"
 ADDRESS_BOOK = "Library/AddressBook/AddressBook.sqlitedb"
 IMAGES = "Library/AddressBook/AddressBookImages.sqlitedb"
-_PHONE, _EMAIL = 3, 4
+_PHONE, _EMAIL, _ADDRESS, _DATE, _IM, _URL, _RELATED, _SOCIAL = 3, 4, 5, 12, 13, 22, 23, 46
+_SINGLE = {_PHONE: "phones", _EMAIL: "emails", _DATE: "dates", _URL: "urls", _RELATED: "related_names"}
+_IN_PARTS = {_ADDRESS: "addresses", _IM: "instant_messages", _SOCIAL: "social_profiles"}
 _NAME_COLUMNS = ("Prefix", "First", "Middle", "Last", "Suffix", "Nickname", "Organization", "Department", "JobTitle", "Note", "Birthday")
 
 
@@ -42,6 +50,13 @@ class Person:
     birthday: str = ""  # as the database keeps it (seconds since 2001, as text), "" when none
     phones: list[tuple[str, str]] = field(default_factory=list)  # (label, number)
     emails: list[tuple[str, str]] = field(default_factory=list)  # (label, address)
+    urls: list[tuple[str, str]] = field(default_factory=list)  # (label, web page)
+    dates: list[tuple[str, str]] = field(default_factory=list)  # (label, seconds since 2001 as text, like birthday)
+    related_names: list[tuple[str, str]] = field(default_factory=list)  # (label, name)
+    # (label, parts): each part by its key in lower case ("street", "city", "countrycode"; "service", "username")
+    addresses: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    instant_messages: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    social_profiles: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     photo: bytes | None = None  # JPEG
 
     @property
@@ -71,15 +86,18 @@ def read_people(backup: Backup, with_photos: bool = False) -> list[Person] | Non
             values = {column.lower(): text_of(value) for column, value in zip(wanted, row[1:])}
             values["job_title"] = values.pop("jobtitle", "")
             people[row[0]] = Person(row[0], **values)
-        labels = _labels(conn)
-        for record, prop, label, value in conn.execute(
-            "SELECT record_id, property, label, value FROM ABMultiValue WHERE property IN (3, 4) ORDER BY UID"
+        labels, parts = _labels(conn), _parts(conn)
+        kinds = ", ".join(str(prop) for prop in (*_SINGLE, *_IN_PARTS))
+        for uid, record, prop, label, value in conn.execute(
+            f"SELECT UID, record_id, property, label, value FROM ABMultiValue WHERE property IN ({kinds}) ORDER BY UID"
         ):
             person = people.get(record)
-            if person is None or value is None:
+            if person is None:
                 continue
-            entry = (labels.get(label, ""), text_of(value))
-            (person.phones if prop == _PHONE else person.emails).append(entry)
+            if prop in _IN_PARTS and uid in parts:
+                getattr(person, _IN_PARTS[prop]).append((labels.get(label, ""), parts[uid]))
+            elif prop in _SINGLE and value is not None:
+                getattr(person, _SINGLE[prop]).append((labels.get(label, ""), text_of(value)))
     finally:
         conn.close()
     if with_photos:
@@ -94,6 +112,21 @@ def _labels(conn: sqlite3.Connection) -> dict[int, str]:
         return {}
     # Stored as "_$!<Mobile>!$_" for the built-in labels, plain text for the user's own.
     return {rowid: re.sub(r"^_\$!<(.*)>!\$_$", r"\1", text_of(value)) for rowid, value in rows}
+
+
+def _parts(conn: sqlite3.Connection) -> dict[int, dict[str, str]]:
+    """The parts of each address, account and profile, by its ``ABMultiValue`` UID; a part without a
+    value or a known key is left out (a damaged row costs only that part). Empty without the entry tables."""
+    if not columns_of(conn, "ABMultiValueEntry") or not columns_of(conn, "ABMultiValueEntryKey"):
+        return {}
+    parts: dict[int, dict[str, str]] = {}
+    for parent, key, value in conn.execute(
+        "SELECT entry.parent_id, name.value, entry.value FROM ABMultiValueEntry AS entry "
+        "JOIN ABMultiValueEntryKey AS name ON name.ROWID = entry.key ORDER BY entry.parent_id, entry.key"
+    ):
+        if key is not None and text_of(value).strip():
+            parts.setdefault(parent, {})[text_of(key).casefold()] = text_of(value)
+    return parts
 
 
 def _add_photos(backup: Backup, people: dict[int, Person]) -> None:

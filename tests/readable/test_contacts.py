@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,18 +12,25 @@ import vobject
 from backupfs.demo import samples
 from backupfs.demo.readable_contacts import (
     ADDRESS_BOOK,
+    ANNIVERSARY,
+    BROTHER,
     DOMAIN,
     HOME,
     HOME_FAX,
+    HOME_PAGE,
     IMAGES,
     IPHONE,
     MAIN,
     MOBILE,
+    MOTHER,
     OTHER,
     PAGER,
+    SPOUSE,
     WORK,
     WORK_FAX,
     AddressBookFixture,
+    Parts,
+    SampleContact,
     address_book_ios9,
     address_book_ios16,
 )
@@ -159,12 +167,21 @@ def test_a_photo_a_vcard_cannot_carry_is_left_out(backup: FixtureBackup) -> None
     assert not any(_lines(card, "photo") for card in _cards(backup))
 
 
-def test_rows_a_reader_must_skip_appear_nowhere(backup: FixtureBackup) -> None:
-    _install(backup, address_book_ios9())
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_rows_a_reader_must_skip_appear_nowhere(backup: FixtureBackup, generation: str) -> None:
+    fixture = GENERATIONS[generation]()
+    _install(backup, fixture)
     vcf, text = CONTACTS.render(backup, "vcf").decode(), CONTACTS.render(backup, "csv").decode("utf-8-sig")
     for both in (vcf, text):
         assert "+1 555 0100 404" not in both  # its person was deleted
-        assert "12 Rue des Lilas" not in both  # postal addresses are not written
+        assert "Deleted Lane" not in both and "Nowhere" not in both  # parts of a value that is gone
+        assert "Lost key street" not in both  # a part whose key is not known
+        assert "not a date" not in both
+    # Ana's damaged address, web page, date and account cost nothing else, and appear nowhere
+    ana = _cards(backup)[7]
+    assert ana.fn.value == "Ana García" and ana.email.value == "ana.garcia@example.es"
+    assert not any(_lines(ana, name) for name in ("adr", "url", "x-abdate", "impp", "x-ablabel"))
+    assert _rows(backup)[8][4:] == [""] * 6
 
 
 def test_text_a_vcard_must_escape_survives(backup: FixtureBackup) -> None:
@@ -175,6 +192,125 @@ def test_text_a_vcard_must_escape_survives(backup: FixtureBackup) -> None:
     assert vcf.count("BEGIN:VCARD") == vcf.count("END:VCARD") == 8
 
 
+# --- addresses, web pages, dates, related names, accounts, profiles --------------------------
+
+# The TYPE values of the built-in labels of addresses, web pages and accounts; any other label is an X-ABLabel.
+PLACE_TYPES = {HOME: {"HOME"}, WORK: {"WORK"}, OTHER: {"OTHER"}}
+# The URI scheme Apple gives each instant-message service.
+SCHEMES = {"Skype": "skype", "Jabber": "xmpp", "ICQ": "aim", "Yahoo": "ymsgr", "GaduGadu": "x-apple"}
+
+
+def _assert_label(card: vobject.base.Component, line: vobject.base.ContentLine, label: str | None,
+                  types: dict[str, set[str]]) -> None:
+    """A built-in label as TYPE, any other as the X-ABLabel beside the value, exactly as the book keeps it."""
+    found = {value.upper() for value in line.params.get("TYPE", [])}
+    if label is None:
+        assert (line.group, found) == (None, set())
+    elif label in types:
+        assert found == types[label] and _beside(card, line, "x-ablabel") == []
+    else:  # "_$!<Anniversary>!$_" as Apple writes it, or the user's own such as "Chalet ⛷️"
+        assert (found, _beside(card, line, "x-ablabel")) == (set(), [label])
+
+
+def _people_and_cards(backup: FixtureBackup, generation: str) -> list[tuple[SampleContact, vobject.base.Component]]:
+    fixture = GENERATIONS[generation]()
+    cards = _cards(_install(backup, fixture))
+    assert len(cards) == len(fixture.people)
+    return list(zip(fixture.people, cards))
+
+
+def _beside(card: vobject.base.Component, line: vobject.base.ContentLine, name: str) -> list[str]:
+    return [other.value for other in _lines(card, name) if line.group is not None and other.group == line.group]
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_every_part_of_every_address_is_in_the_vcard(backup: FixtureBackup, generation: str) -> None:
+    for person, card in _people_and_cards(backup, generation):
+        lines = _lines(card, "adr")
+        assert len(lines) == len(person.addresses)
+        for (label, parts), line in zip(person.addresses, lines):
+            part = dict(parts)
+            address = line.value
+            assert (address.box, address.extended) == ("", "")
+            assert (address.street, address.city, address.region, address.code, address.country) == tuple(
+                part.get(key, "") for key in ("Street", "City", "State", "ZIP", "Country"))
+            for key, name in (("CountryCode", "x-abadr"), ("SubLocality", "x-apple-sublocality"),
+                              ("SubAdministrativeArea", "x-apple-subadministrativearea")):
+                assert _beside(card, line, name) == [part[key] for key in (key,) if key in part]
+            _assert_label(card, line, label, PLACE_TYPES)
+
+
+def test_an_address_with_missing_parts_keeps_those_it_has(backup: FixtureBackup) -> None:
+    grandma = _cards(_install(backup, address_book_ios9()))[5]
+    assert grandma.fn.value == "Grandma 👵"
+    address = grandma.adr.value
+    assert (address.street, address.city, address.region, address.code, address.country) == ("", "Bath", "", "", "")
+    assert grandma.adr.params["TYPE"] == ["HOME"]
+    assert _beside(grandma, grandma.adr, "x-abadr") == ["gb"]
+
+
+def test_a_part_lost_or_null_costs_only_that_part(backup: FixtureBackup) -> None:
+    fixture = address_book_ios9()
+    backup.add_database(DOMAIN, ADDRESS_BOOK, fixture.sql + "UPDATE ABMultiValueEntry SET value = NULL WHERE value = 'Lyon';"
+                        "UPDATE ABMultiValueEntry SET value = '   ' WHERE value = '69003';")
+    home = _cards(backup)[0].adr.value
+    assert (home.street, home.city, home.code, home.country) == ("12 Rue des Lilas", "", "", "France")
+    assert _rows(backup)[1][4].startswith("Home: 12 Rue des Lilas, France; Chalet ⛷️: ")
+
+
+def test_a_book_without_the_entry_tables_has_everything_but_the_parts(backup: FixtureBackup) -> None:
+    fixture = address_book_ios16()
+    backup.add_database(DOMAIN, ADDRESS_BOOK, fixture.sql + "DROP TABLE ABMultiValueEntry;")
+    cards = _cards(backup)
+    assert [card.fn.value for card in cards] == NAMES
+    assert not any(_lines(card, name) for card in cards for name in ("adr", "impp", "x-socialprofile"))
+    assert [line.value for line in _lines(cards[0], "url")] == [page for _, page in fixture.people[0].urls]
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_web_pages_dates_and_related_names_are_in_the_vcard(backup: FixtureBackup, generation: str) -> None:
+    for person, card in _people_and_cards(backup, generation):
+        urls, dates, names = _lines(card, "url"), _lines(card, "x-abdate"), _lines(card, "x-abrelatednames")
+        assert [line.value for line in urls] == [page for _, page in person.urls]
+        assert [line.value for line in dates] == [day.isoformat() for _, day in person.dates]
+        assert [line.value for line in names] == [name for _, name in person.related_names]
+        for (label, _), line in zip(person.urls, urls):
+            _assert_label(card, line, label, PLACE_TYPES)
+        for (label, day), line in zip(person.dates, dates):
+            _assert_label(card, line, label, {})
+            assert ("X-APPLE-OMIT-YEAR" in line.params) == (day.year == 1604)
+        for (label, _), line in zip(person.related_names, names):
+            _assert_label(card, line, label, {})
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_accounts_and_social_profiles_are_in_the_vcard(backup: FixtureBackup, generation: str) -> None:
+    for person, card in _people_and_cards(backup, generation):
+        accounts, profiles = _lines(card, "impp"), _lines(card, "x-socialprofile")
+        assert len(accounts) == len(person.instant_messages) and len(profiles) == len(person.social_profiles)
+        for (label, parts), line in zip(person.instant_messages, accounts):
+            part = dict(parts)
+            assert line.value == f"{SCHEMES[part['service']]}:{part['username']}"
+            assert line.params["X-SERVICE-TYPE"] == [part["service"]]
+            _assert_label(card, line, label, PLACE_TYPES)
+        for (label, parts), line in zip(person.social_profiles, profiles):
+            part = dict(parts)
+            assert line.value == part.get("url", f"x-apple:{part['username']}")
+            assert line.params["TYPE"] == [part["service"]] and line.params["X-USER"] == [part["username"]]
+            assert line.params.get("X-USERID") == ([part["identifier"]] if "identifier" in part else None)
+            assert label is None and line.group is None
+
+
+def test_the_fixtures_hold_every_kind_built_in_and_typed_labels(backup: FixtureBackup) -> None:
+    people = address_book_ios16().people
+    kinds = ("addresses", "urls", "dates", "related_names", "instant_messages", "social_profiles")
+    assert all(sum(len(getattr(person, kind)) for person in people) >= 2 for kind in kinds)
+    labels = {label for person in people for kind in kinds for label, _ in getattr(person, kind)}
+    assert {HOME, WORK, HOME_PAGE, ANNIVERSARY, "Chalet ⛷️", "First met 💞", "Marraine", "Gaming 🎮", None} <= labels
+    vcf = CONTACTS.render(_install(backup, address_book_ios16()), "vcf").decode()
+    assert "X-ABLABEL:_$!<Anniversary>!$_" in vcf and "X-ABLABEL:Chalet ⛷️" in vcf
+
+
 # --- CSV -------------------------------------------------------------------------------------
 
 def _cell(entries: tuple[tuple[str | None, str], ...], words: dict[str | None, str]) -> str:
@@ -183,18 +319,59 @@ def _cell(entries: tuple[tuple[str | None, str], ...], words: dict[str | None, s
 
 # The label of each entry as the CSV words it: built-in labels by their name, the user's own as typed.
 WORDS = {MOBILE: "Mobile", IPHONE: "iPhone", HOME: "Home", WORK: "Work", MAIN: "Main", HOME_FAX: "Home fax",
-         WORK_FAX: "Work fax", PAGER: "Pager", OTHER: "Other", "Cabin 🏡": "Cabin 🏡", "Band 🎸": "Band 🎸"}
+         WORK_FAX: "Work fax", PAGER: "Pager", OTHER: "Other", HOME_PAGE: "Home page", ANNIVERSARY: "Anniversary",
+         SPOUSE: "Spouse", MOTHER: "Mother", BROTHER: "Brother",
+         **{typed: typed for typed in ("Cabin 🏡", "Band 🎸", "Chalet ⛷️", "First met 💞", "Marraine", "Grandson 👦",
+                                       "Gaming 🎮")}}
+# An address on one line, in this order, street lines apart; the country code when there is no country.
+LINE_ORDER = ("Street", "SubLocality", "City", "SubAdministrativeArea", "State", "ZIP", "Country")
+
+
+def _address_text(parts: Parts) -> str:
+    part = dict(parts)
+    part.setdefault("Country", part.get("CountryCode", "").upper())
+    return ", ".join(line for key in LINE_ORDER for line in part.get(key, "").split("\n") if line)
+
+
+def _date_text(day: date) -> str:
+    return f"--{day:%m-%d}" if day.year == 1604 else day.isoformat()
+
+
+def _account_text(parts: Parts) -> str:
+    part = dict(parts)
+    return " ".join(filter(None, (part.get("username"), f"({part['service']})", part.get("url"))))
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_the_csv_holds_one_row_per_person(backup: FixtureBackup, generation: str) -> None:
     fixture = GENERATIONS[generation]()
     header, *rows = _rows(_install(backup, fixture))
-    assert header == ["Name", "Company", "Phone numbers", "E-mail addresses"]
+    assert header == ["Name", "Company", "Phone numbers", "E-mail addresses", "Postal addresses", "Web pages",
+                      "Dates", "Related names", "Instant messaging", "Social profiles"]
     assert len(rows) == len(fixture.people)
     for row, name, person in zip(rows, NAMES, fixture.people):
         # "+1 (555) 010-0199" has no letter: it can run nothing in a spreadsheet, and stays readable
-        assert row == [name, person.organization or "", _cell(person.phones, WORDS), _cell(person.emails, WORDS)]
+        assert row == [name, person.organization or "", _cell(person.phones, WORDS), _cell(person.emails, WORDS),
+                       _cell(tuple((label, _address_text(parts)) for label, parts in person.addresses), WORDS),
+                       _cell(person.urls, WORDS), _cell(tuple((label, _date_text(day)) for label, day in person.dates),
+                                                        WORDS),
+                       _cell(person.related_names, WORDS),
+                       _cell(tuple((label, _account_text(parts)) for label, parts in person.instant_messages), WORDS),
+                       _cell(tuple((label, _account_text(parts)) for label, parts in person.social_profiles), WORDS)]
+
+
+def test_the_csv_words_addresses_dates_and_profiles_as_a_person_reads_them(backup: FixtureBackup) -> None:
+    rows = _rows(_install(backup, address_book_ios16()))
+    emilie, wang, grandma, sean = rows[1], rows[2], rows[6], rows[7]
+    assert emilie[4] == ("Home: 12 Rue des Lilas, Lyon, 69003, France; Chalet ⛷️: Chemin des Praz 4, "
+                         "Chalet « Les Sapins », Chamonix-Mont-Blanc, Haute-Savoie, 74400, France")
+    assert wang[4] == "Work: 建国门外大街1号, 朝阳区, 北京, 北京市, 100004, 中国"
+    assert grandma[4] == "Home: Bath, GB"  # only a city and a country code: the code stands for the country
+    assert emilie[5] == "Home page: https://emilie.example.fr; Work: https://atelier-lilas.example.fr/équipe?x=1,2;y"
+    assert emilie[6] == "Anniversary: 2014-06-21; First met 💞: --09-03"
+    assert emilie[7] == "Spouse: Julien Dubois; Mother: Anne Laurent; Marraine: Céline Roux"
+    assert sean[8] == "Gaming 🎮: sean o'brien (GaduGadu); 123456789 (ICQ)"
+    assert sean[9] == "sean.obrien (facebook) https://www.facebook.com/sean.obrien"
 
 
 def test_a_name_written_as_a_formula_is_shown_as_text(backup: FixtureBackup) -> None:
