@@ -101,7 +101,7 @@ def _split_name(filename: str) -> tuple[str, str]:
 _IMAGE_EXTS = {"heic", "heif", "jpg", "jpeg", "png", "dng", "tif", "tiff", "gif", "webp"}
 
 
-def _photo_directory(directory: str) -> str:
+def photo_directory(directory: str) -> str:
     """ZDIRECTORY relative to ``Media/``; very old libraries may hold a full device path."""
     if "/Media/" in directory:
         directory = directory.split("/Media/", 1)[1]
@@ -135,7 +135,7 @@ def harvest_photos(conn: sqlite3.Connection) -> Iterator[Candidate]:
         for directory, filename in _text_rows(conn, table, ("ZDIRECTORY", "ZFILENAME")):
             if directory is None or filename is None or "/" in filename:
                 continue
-            yield from photo_candidates(_photo_directory(directory), filename)
+            yield from photo_candidates(photo_directory(directory), filename)
 
 
 # --- Messages --------------------------------------------------------------------------------

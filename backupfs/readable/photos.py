@@ -18,11 +18,21 @@ name and columns carry Core Data entity numbers that change between iOS versions
 ``Z_28ALBUMS`` and ``Z_3ASSETS`` on iOS 16): it is found by its columns. Older
 simplified libraries without album tables read as having no albums.
 
+Two more files may belong to an asset, both named after its stored file and listed
+nowhere in the library: a Live Photo's motion half, ``<stem>.MOV`` beside a still
+(``ZKIND`` 0) in its folder, and the edit the Photos app rendered when ``ZHASADJUSTMENTS``
+is 1, CameraRollDomain ``Media/PhotoData/Mutations/<ZDIRECTORY>/<stem>/Adjustments/``
+``FullSizeRender.jpg`` (``.heic`` on recent phones, ``.mov`` for a video, ``ZKIND`` 1).
+``ZHIDDEN`` 1 marks a photo the user hid from the library.
+
 Produced, each a file of the backup shown as it is (the same bytes, never a copy), dated
 by when the photo was taken: ``<YYYY>/<MM Month>/<original name>`` (``Unknown date/`` when
-the library has no date), ``Albums/<title>/<original name>`` for each user album, and
-``Recently Deleted/<original name>`` for trashed assets, which albums no longer show.
-Assets whose file the backup does not hold are left out and counted in the summary.
+the library has no date), ``Albums/<title>/<original name>`` for each user album,
+``Hidden/<original name>`` for hidden assets, which neither dates nor albums show, and
+``Recently Deleted/<original name>`` for trashed ones (hidden or not), which albums no
+longer show. Beside an original, under its shown stem: its Live Photo video
+(``IMG_4521.MOV``) and its edit (``IMG_4521 (edited).jpg``), when the backup holds them.
+Assets whose original the backup does not hold are left out and counted in the summary.
 """
 
 from __future__ import annotations
@@ -33,15 +43,15 @@ from collections import defaultdict
 from contextlib import closing
 from dataclasses import dataclass
 
-from backupfs.naming.harvest import CAMERA_ROLL, _split_name
+from backupfs.naming.harvest import CAMERA_ROLL, _split_name, photo_directory
 from backupfs.readable.base import Backup, Plan, Planned, safe_name, unique_paths
 from backupfs.readable.values import (
     APPLE_EPOCH,
     column_or_null,
     columns_of,
+    int_of,
     local_time,
     mtime_of,
-    number_of,
     oldest_first,
     plural,
     select_list,
@@ -53,22 +63,47 @@ PHOTOS_DB = "Media/PhotoData/Photos.sqlite"
 ASSET_TABLES = ("ZASSET", "ZGENERICASSET")  # newest generation first
 _USER_ALBUM = 2  # ZGENERICALBUM.ZKIND of an album the user made
 _TRASHED = 1
+_HIDDEN = 1
+_ADJUSTED = 1  # ZHASADJUSTMENTS of an edited asset
+_VIDEO = 1  # ZKIND of a video; 0 is a photo
+_LIVE_VIDEO = "MOV"  # extension of a Live Photo's motion half, beside the still
+# The rendered edit, by the kind of asset: a still's is a JPEG (HEIF on iOS 17), a video's a movie.
+_RENDERS = {False: ("FullSizeRender.jpg", "FullSizeRender.heic"), True: ("FullSizeRender.mov",)}
+MUTATIONS = "Media/PhotoData/Mutations"
 _SCANNED = -2_208_988_800  # 1900: scanned and re-dated photos go back far, no earlier date is believed
 UNKNOWN_DATE = "Unknown date"
 ALBUMS = "Albums"
 RECENTLY_DELETED = "Recently Deleted"
+HIDDEN = "Hidden"
+EDITED = " (edited)"
 _JOIN_TABLE = re.compile(r"Z_(\d+)ASSETS")
 
 
 @dataclass(frozen=True)
 class Asset:
-    """One photo or video of the library, and where the backup holds its file."""
+    """One photo or video of the library, and where the backup holds its files."""
 
     pk: int
     unix: float | None
-    name: str  # the file name to show, extension included
+    stem: str  # the name to show, without extension
+    extension: str  # of the stored original; "" when it has none
     trashed: bool
+    hidden: bool
     file: str | None  # relative path in CameraRollDomain, None when the backup lacks it
+    live: str | None = None  # the Live Photo's video, when the backup holds it
+    edited: str | None = None  # the rendered edit, when the asset has one and the backup holds it
+
+    def shown(self) -> list[tuple[str, str, str]]:
+        """(suffix after the stem, extension, CameraRollDomain path) of each file shown for the asset:
+        the original, then its Live Photo video and its edit; nothing when the backup lacks the original."""
+        if self.file is None:
+            return []
+        files = [("", self.extension, self.file)]
+        if self.live is not None:
+            files.append(("", _split_name(self.live)[1], self.live))
+        if self.edited is not None:
+            files.append((EDITED, _split_name(self.edited)[1], self.edited))
+        return files
 
 
 @dataclass(frozen=True)
@@ -100,40 +135,71 @@ def _original_names(conn: sqlite3.Connection) -> dict[int, str]:
 
 
 def _stored_path(directory: object, filename: object) -> str | None:
-    """CameraRollDomain path of an asset's file: ``Media/<ZDIRECTORY>/<ZFILENAME>``; None without a file name."""
+    """CameraRollDomain path of an asset's file: ``Media/<ZDIRECTORY>/<ZFILENAME>`` (a very old library's
+    full device path in ZDIRECTORY cut to what follows ``/Media/``); None without a file name."""
     name = text_of(filename).strip("/")
     if not name:
         return None
-    parts = [part for part in text_of(directory).split("/") if part]
-    return "/".join(["Media", *parts, name])
+    folder = photo_directory(text_of(directory))  # as the harvester that named the file reads it
+    return "/".join(part for part in ("Media", folder, name) if part)
 
 
-def _shown_name(original: str, stored: str, pk: int) -> str:
-    """The name the photo was taken or imported under, with the extension of the file the backup holds.
+def _shown_name(original: str, stored: str, pk: int) -> tuple[str, str]:
+    """(stem, extension): the name the photo was taken or imported under, with the extension of the file
+    the backup holds.
 
     The shown file is the stored one, so its extension must say what its bytes are; the
     stem survives any length or character (:func:`safe_name` cuts it, not the extension).
     """
     stem, original_extension = _split_name(original or stored)
-    extension = safe_name(_split_name(stored)[1] or original_extension, "")
-    name = safe_name(stem, f"Photo {pk}")
-    return f"{name}.{extension}" if extension else name
+    return safe_name(stem, f"Photo {pk}"), safe_name(_split_name(stored)[1] or original_extension, "")
+
+
+def _live_video(path: str) -> str:
+    """Where a still's Live Photo video would be: ``IMG_0001.MOV`` beside ``IMG_0001.HEIC``."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/{_split_name(name)[0]}.{_LIVE_VIDEO}"
+
+
+def _renders(path: str, video: bool) -> list[str]:
+    """Where the Photos app keeps the edit of the original at ``path`` (``Media/<ZDIRECTORY>/<file>``)."""
+    folder, _, name = path.removeprefix("Media/").rpartition("/")
+    adjustments = "/".join(part for part in (MUTATIONS, folder, _split_name(name)[0], "Adjustments") if part)
+    return [f"{adjustments}/{render}" for render in _RENDERS[video]]
+
+
+def _held(backup: Backup, paths: list[str]) -> str | None:
+    """The first of ``paths`` the backup holds."""
+    return next((path for path in paths if backup.has(CAMERA_ROLL, path)), None)
+
+
+def _companions(backup: Backup, original: str, video: bool, adjusted: bool,
+                listed: set[str | None]) -> tuple[str | None, str | None]:
+    """(Live Photo video, rendered edit) of the original at ``original``, each None unless the backup holds it.
+
+    The library lists neither: a still's video is guessed beside it (unless the library lists
+    that file as an asset of its own), an edit is looked for only when the asset says it has one.
+    """
+    live = None if video or _live_video(original) in listed else _held(backup, [_live_video(original)])
+    return live, _held(backup, _renders(original, video)) if adjusted else None
 
 
 def _assets(backup: Backup, conn: sqlite3.Connection) -> list[Asset]:
     table, columns = _asset_table(conn)
     originals = _original_names(conn)
-    select = select_list(columns, ("ZDATECREATED", "ZTRASHEDSTATE"))
+    select = select_list(columns, ("ZDATECREATED", "ZTRASHEDSTATE", "ZHIDDEN", "ZKIND", "ZHASADJUSTMENTS"))
+    rows = [row for row in conn.execute(f"SELECT Z_PK, ZDIRECTORY, ZFILENAME, {select} FROM {table} ORDER BY Z_PK")
+            if isinstance(row[0], int)]
+    paths = [_stored_path(directory, filename) for _, directory, filename, *_ in rows]
+    listed = set(paths)
     assets = []
-    for pk, directory, filename, created, trashed in conn.execute(
-            f"SELECT Z_PK, ZDIRECTORY, ZFILENAME, {select} FROM {table} ORDER BY Z_PK"):
-        if not isinstance(pk, int):
-            continue
-        path = _stored_path(directory, filename)
-        held = path is not None and backup.has(CAMERA_ROLL, path)
-        name = _shown_name(originals.get(pk, ""), path.rsplit("/", 1)[-1] if path else "", pk)
-        taken = unix_time(created, APPLE_EPOCH, earliest=_SCANNED)
-        assets.append(Asset(pk, taken, name, number_of(trashed) == _TRASHED, path if held else None))
+    for (pk, _, _, created, trashed, hidden, kind, adjusted), path in zip(rows, paths, strict=True):
+        held = path if path is not None and backup.has(CAMERA_ROLL, path) else None
+        stem, extension = _shown_name(originals.get(pk, ""), path.rsplit("/", 1)[-1] if path else "", pk)
+        live, edited = (None, None) if held is None else _companions(
+            backup, held, int_of(kind) == _VIDEO, int_of(adjusted) == _ADJUSTED, listed)
+        assets.append(Asset(pk, unix_time(created, APPLE_EPOCH, earliest=_SCANNED), stem, extension,
+                            int_of(trashed) == _TRASHED, int_of(hidden) == _HIDDEN, held, live, edited))
     return sorted(assets, key=_chronological)
 
 
@@ -188,24 +254,61 @@ def _date_folder(unix: float | None) -> str:
     return UNKNOWN_DATE if moment is None else moment.strftime("%Y/%m %B")
 
 
-def _files(library: Library) -> list[tuple[str, Asset]]:
-    """(path in the folder, asset) of every file shown, before names are made unique."""
+def _home(asset: Asset) -> str:
+    """The folder an asset is shown in besides its albums: the trash first, as the Photos app lists a
+    trashed hidden photo in Recently Deleted, then Hidden, then the month it was taken."""
+    if asset.trashed:
+        return RECENTLY_DELETED
+    return HIDDEN if asset.hidden else _date_folder(asset.unix)
+
+
+def _placements(library: Library) -> list[tuple[str, Asset]]:
+    """(folder, asset) of every asset shown, once in its own folder and once in each of its albums."""
     held = {asset.pk: asset for asset in library.assets if asset.file is not None}
-    files = [(f"{RECENTLY_DELETED if asset.trashed else _date_folder(asset.unix)}/{asset.name}", asset)
-             for asset in held.values()]
-    shown = [(title, [held[pk] for pk in pks if pk in held and not held[pk].trashed])
+    placements = [(_home(asset), asset) for asset in held.values()]
+    shown = [(title, [held[pk] for pk in pks if pk in held and not (held[pk].trashed or held[pk].hidden)])
              for title, pks in library.albums]
     shown = [(title, assets) for title, assets in shown if assets]
     folders = unique_paths(f"{ALBUMS}/{safe_name(title, 'Untitled album')}" for title, _ in shown)
     for folder, (_, assets) in zip(folders, shown, strict=True):
-        files += [(f"{folder}/{asset.name}", asset) for asset in sorted(assets, key=_chronological)]
+        placements += [(folder, asset) for asset in sorted(assets, key=_chronological)]
+    return placements
+
+
+def _leaf(stem: str, number: int, suffix: str, extension: str) -> str:
+    """ "IMG_0007 2 (edited).jpg": the number that makes a name unique goes before the suffix."""
+    numbered = stem if number == 1 else f"{stem} {number}"
+    return f"{numbered}{suffix}.{extension}" if extension else f"{numbered}{suffix}"
+
+
+def _files(library: Library) -> list[tuple[str, str, Asset]]:
+    """(path in the folder, CameraRollDomain path, asset) of every file shown.
+
+    Names are made unique as :func:`unique_paths` does (" 2" before the extension, case
+    ignored), but per asset: a still, its Live Photo video and its edit keep one stem
+    ("IMG_0007 2.JPG", "IMG_0007 2.MOV"), so they still read as one photo."""
+    seen: set[str] = set()
+    files = []
+    for folder, asset in _placements(library):
+        shown = asset.shown()
+        number = 1
+        while any(f"{folder}/{_leaf(asset.stem, number, suffix, extension)}".casefold() in seen
+                  for suffix, extension, _ in shown):
+            number += 1
+        for suffix, extension, path in shown:
+            name = f"{folder}/{_leaf(asset.stem, number, suffix, extension)}"
+            seen.add(name.casefold())
+            files.append((name, path, asset))
     return files
 
 
 def _summary(library: Library, albums: int) -> str:
-    """ "1,204 photos and videos, 3 albums; 12 not in the backup"."""
+    """ "1,204 photos and videos (12 live), 3 albums; 12 not in the backup"."""
     count = len(library.assets)
-    text = f"{count:,} {'photo or video' if count == 1 else 'photos and videos'}, {plural(albums, 'album')}"
+    live = sum(asset.live is not None for asset in library.assets)
+    text = f"{count:,} {'photo or video' if count == 1 else 'photos and videos'}"
+    text += f" ({live:,} live), " if live else ", "
+    text += plural(albums, "album")
     missing = sum(asset.file is None for asset in library.assets)
     return f"{text}; {missing:,} not in the backup" if missing else text
 
@@ -219,12 +322,9 @@ class PhotosRenderer:
         library = read_library(backup)
         if library is None or not library.assets:
             return None
-        files = _files(library)
-        paths = unique_paths(path for path, _ in files)
-        planned = [Planned(path, same_as=(CAMERA_ROLL, asset.file),
-                           mtime=mtime_of(asset.unix))
-                   for path, (_, asset) in zip(paths, files, strict=True) if asset.file is not None]
-        albums = len({path.split("/")[1] for path in paths if path.startswith(f"{ALBUMS}/")})
+        planned = [Planned(path, same_as=(CAMERA_ROLL, file), mtime=mtime_of(asset.unix))
+                   for path, file, asset in _files(library)]
+        albums = len({p.path.split("/")[1] for p in planned if p.path.startswith(f"{ALBUMS}/")})
         return Plan(planned, _summary(library, albums))
 
     def render(self, backup: Backup, key: str) -> bytes:
