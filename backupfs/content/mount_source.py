@@ -22,8 +22,9 @@ from typing import Protocol
 
 from backupfs.content.contents import Contents
 from backupfs.index.paths import OTHER_DATA
+from backupfs.index.readable import local_zone
 from backupfs.index.schema import Node
-from backupfs.index.store import Index
+from backupfs.index.store import MEASURED_IN, Index
 from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.manifest.records import Kind
 from backupfs.source.mounttable import XATTR_BACKUP
@@ -91,7 +92,7 @@ class MountSource:
     def _complete(self) -> None:
         """Run the steps of the completion in order: each releases the folders it fills."""
         self._fill("readable", READABLE_FOLDER)
-        self._finish("measuring", self.index.unmeasured)
+        self._finish("measuring", lambda: self.index.unmeasured(local_zone()))
         self._fill("typing", OTHER_DATA)
         self._finish("attributes", self.index.unread_count)
 
@@ -190,10 +191,10 @@ class MountSource:
         ``after``, or after the first ``skip``.
         """
         shown = self._shown
-        return [
-            (name, shown(kind, mode, size, mtime_ns) if final else mode)
-            for name, kind, mode, size, mtime_ns, final in self.index.listing_attributes(folder.path, after, limit, skip)
-        ]
+        rendered_sizes_hold = self.index.meta.get(MEASURED_IN) == local_zone()
+        entries = self.index.listing_attributes(folder.path, after, limit, skip, rendered_sizes_hold)
+        return [(name, shown(kind, mode, size, mtime_ns) if final else mode)
+                for name, kind, mode, size, mtime_ns, final in entries]
 
     def open(self, node: Node) -> Reader:
         """A reader of ``node``'s content. EACCES when the payload's own permissions refuse it,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from backupfs.content.memo import Memo
 from backupfs.content.notice import TextReader
-from backupfs.index.readable import render
+from backupfs.index.readable import local_zone, render
 from backupfs.index.schema import Node
-from backupfs.index.store import Index
+from backupfs.index.store import MEASURED_IN, Index
 from backupfs.source.payloads import UNSTATED
 
 _PAGES_KEPT = 8
@@ -31,8 +31,10 @@ class RenderedContent:
         return TextReader(self._page(node))
 
     def size(self, node: Node) -> int:
-        """Measured in the background once the index is completed; until then, rendered to know."""
-        return node.size if node.size != UNSTATED else len(self._page(node))
+        """Measured in the background once the index is completed, in this time zone; until then, rendered to know."""
+        if node.size != UNSTATED and self._index.meta.get(MEASURED_IN) == local_zone():
+            return node.size
+        return len(self._page(node))
 
     def _page(self, node: Node) -> bytes:
         return self._pages.get((node.backup, node.view), lambda: render(self._index, node))

@@ -41,13 +41,14 @@ from backupfs.index.paths import OTHER_DATA, unnamed_nodes
 from backupfs.index.readable import (
     IndexBackup,
     copies_folder,
+    local_zone,
     measured_chunks,
     readable_nodes,
 )
 from backupfs.index.schema import Node
 from backupfs.index.sorting import CHUNK, READERS, typed_chunks
 from backupfs.index.stats import PhaseClock
-from backupfs.index.store import Index, find_named
+from backupfs.index.store import MEASURED_IN, Index, find_named
 from backupfs.index.tree import TreeWriter
 from backupfs.index.writing import WRITING, new_index, set_meta, write_errors
 from backupfs.progress import Progress, Status, StatusFile, close_all, read_status
@@ -279,7 +280,7 @@ def measure_rendered(path: Path, show_progress: bool | None = None, status: Stat
     """
     index = Index(path)
     try:
-        todo = index.unmeasured()
+        todo = index.unmeasured(local_zone())
     finally:
         index.close()
     if not todo:
@@ -291,6 +292,7 @@ def measure_rendered(path: Path, show_progress: bool | None = None, status: Stat
             bar.advance(len(measured))
     with write_errors(path), new_index(path, start_from=path) as conn:
         conn.executemany("UPDATE nodes SET size=? WHERE depth=? AND path=?", sizes)
+        set_meta(conn, {MEASURED_IN: local_zone()})
 
 
 def plan_readable(path: Path, show_progress: bool | None = None, status: StatusFile | None = None) -> None:

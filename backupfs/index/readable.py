@@ -16,6 +16,9 @@ a file of the source), made once and kept beside the index.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -23,6 +26,7 @@ import posixpath
 import shutil
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -149,6 +153,18 @@ class IndexBackup:
         for conn in self._opened:
             conn.close()
         self._opened.clear()
+
+
+@functools.cache
+def local_zone() -> str:
+    """What the local time zone is, as far as rendering goes: pages show local times, so
+    their sizes, measured once and kept in the index, hold only in the zone they were
+    measured in (a laptop that travels renders "Saturday" where it rendered "Friday")."""
+    try:
+        rules = hashlib.sha1(Path("/etc/localtime").read_bytes()).hexdigest()
+    except OSError:
+        rules = ""
+    return json.dumps([os.environ.get("TZ", ""), time.tzname, time.timezone, time.altzone, rules])
 
 
 def copies_folder(index_path: Path, backup: int) -> Path:

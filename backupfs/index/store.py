@@ -31,6 +31,10 @@ from backupfs.source.sqlite import readonly_uri
 _SELECT = ", ".join(COLUMNS)
 
 
+MEASURED_IN = "readable_measured_in"
+"""Meta key: the time zone the readable folder's sizes were measured in (see index.readable.local_zone)."""
+
+
 class Index:
     """Read access to a finished index, safe to share between FUSE's threads.
 
@@ -82,10 +86,13 @@ class Index:
             )
             return conn.execute(query, (UNSTATED, UNSTATED)).fetchone()[0]
 
-    def unmeasured(self) -> list[str]:
-        """Files of the readable folder whose size is still to be measured (by rendering them)."""
+    def unmeasured(self, zone: str) -> list[str]:
+        """Files of the readable folder whose size is still to be measured (by rendering them):
+        all of them when they were measured in another time zone than ``zone``."""
+        everything = self.meta.get(MEASURED_IN) != zone
         with self._connection() as conn:
-            rows = conn.execute("SELECT path FROM nodes WHERE view IS NOT NULL AND size=?", (UNSTATED,)).fetchall()
+            query = "SELECT path FROM nodes WHERE view IS NOT NULL" + ("" if everything else " AND size=?")
+            rows = conn.execute(query, () if everything else (UNSTATED,)).fetchall()
         return [decode(path) or "" for (path,) in rows]
 
     @contextmanager
@@ -147,14 +154,15 @@ class Index:
         return [(name.decode("utf-8", "surrogateescape"), mode) for name, mode in rows]
 
     def listing_attributes(
-        self, path: str, after: str | None = None, limit: int = -1, skip: int = 0
+        self, path: str, after: str | None = None, limit: int = -1, skip: int = 0, rendered_sizes_hold: bool = True
     ) -> list[tuple[str, int, int, int, int, bool]]:
         """``(name, kind, mode, size, mtime_ns, final)`` of entries directly inside folder ``path``.
 
         For a listing that carries every entry's attributes (FUSE's READDIRPLUS), without
         building a full entry per child. ``final`` is false when the attributes still need
         the source: a size or mtime the listing of payloads did not stat, metadata still in
-        a Manifest.db row, or the size of a database shown merged with its ``-wal``.
+        a Manifest.db row, or the size of a database shown merged with its ``-wal``; or, unless
+        ``rendered_sizes_hold``, the size of a rendered file (measured in another time zone).
         In the order of their names' bytes: up to ``limit`` entries after the one named
         ``after``, or after the first ``skip``, so a long folder can be read in chunks.
         """
@@ -163,10 +171,10 @@ class Index:
         query = (
             f"SELECT substr(path, {start}), kind, mode, coalesce(view_size, size), mtime_ns, "
             "manifest_row IS NULL AND (wal_source IS NULL OR view_size IS NOT NULL) AND size <> ? AND mtime_ns <> ? "
-            f"FROM nodes WHERE {where} ORDER BY depth, path LIMIT ? OFFSET ?"
+            f"AND (view IS NULL OR ?) FROM nodes WHERE {where} ORDER BY depth, path LIMIT ? OFFSET ?"
         )
         with self._connection() as conn:
-            rows = conn.execute(query, (UNSTATED, UNSTATED, *values, limit, skip)).fetchall()
+            rows = conn.execute(query, (UNSTATED, UNSTATED, rendered_sizes_hold, *values, limit, skip)).fetchall()
         return [(name.decode("utf-8", "surrogateescape"), *rest) for name, *rest in rows]
 
     def size_mismatches(self) -> dict[int, int]:

@@ -12,6 +12,9 @@ import csv
 import io
 import os
 import posixpath
+import subprocess
+import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -33,10 +36,11 @@ from backupfs.demo import (
 )
 from backupfs.demo.sqlbuild import database_bytes
 from backupfs.demo.writer import PayloadSpec
+from backupfs.index.store import MEASURED_IN, Index
 from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.manifest.records import file_id
 from tests.backups import build
-from tests.conftest import run_cli, within
+from tests.conftest import REPO, run_cli, within
 
 SMS = ("HomeDomain", "Library/SMS/sms.db")
 FOLDERS = ["Calendar", "Calls", "Contacts", "Messages", "Notes", "Photos", "Safari", "Voice Memos", "Voicemail",
@@ -206,3 +210,42 @@ def test_an_encrypted_backup_or_one_without_such_data_says_so(tmp_path: Path, mo
     assert os.listdir(nothing / READABLE_FOLDER) == ["About this folder.txt"]
     assert "found none of those databases" in about and len(about.encode()) == (
         nothing / READABLE_FOLDER / "About this folder.txt").stat().st_size
+
+
+def test_sizes_measured_in_another_time_zone_are_not_trusted(
+    tmp_path: Path, mount, index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs, _ = everything()
+    root = build(tmp_path / "backup", specs).root
+    monkeypatch.setenv("TZ", "UTC")
+    run_cli("info", root, "--index-dir", index_dir)  # completes the index: every page measured in UTC
+    [index_path] = index_dir.glob("*.index.sqlite")
+    index = Index(index_path)
+    measured = {node.path: node.size for node in index.walk() if node.view is not None}
+    index.close()
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: other days, other day names, other lengths
+    mnt = mount(root)
+    home = mnt / READABLE_FOLDER
+    lengths = {}
+    for path in files_under(home):
+        data = path.read_bytes()
+        assert path.stat().st_size == len(data), path
+        if data.startswith(b"<!DOCTYPE html>"):  # whole: a size measured in UTC would cut the page (or pad it)
+            assert data.endswith(b"</html>\n"), path
+        lengths[str(path.relative_to(mnt))] = len(data)
+    assert any(lengths[path] != size for path, size in measured.items()), "no page changed: the test proves nothing"
+    deadline = time.monotonic() + 60
+    while Index(index_path).meta.get(MEASURED_IN) != local_zone_of("Pacific/Kiritimati"):
+        assert time.monotonic() < deadline, "the mount never measured the pages again in its own time zone"
+        time.sleep(0.2)
+    index = Index(index_path)
+    assert {node.path: node.size for node in index.walk() if node.view is not None} == {
+        path: lengths[path] for path in measured}
+    index.close()
+
+
+def local_zone_of(zone: str) -> str:
+    """What index.readable.local_zone says in a process whose TZ is ``zone``."""
+    code = "from backupfs.index.readable import local_zone; print(local_zone(), end='')"
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, "TZ": zone, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, check=True).stdout
