@@ -12,7 +12,7 @@ import os
 import plistlib
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,10 +76,10 @@ def write_backup(
         raise ValueError(f"unknown plist format {plist_format!r}")
     root.mkdir(parents=True, exist_ok=True)
     specs = list(specs)
-    records = [_record(spec) for spec in specs]
+    records = [manifest_record(spec) for spec in specs]
     _write_payloads(root, specs, records, layout)
     if index == "db":
-        _write_manifest_db(root / "Manifest.db", records, wal=index_wal)
+        write_manifest_db(root / "Manifest.db", records, wal=index_wal)
     elif index == "mbdb":
         (root / "Manifest.mbdb").write_bytes(encode_mbdb(records))
     fmt = plistlib.FMT_BINARY if plist_format == "binary" else plistlib.FMT_XML
@@ -88,7 +88,7 @@ def write_backup(
             (root / name).write_bytes(plistlib.dumps(content, fmt=fmt))
 
 
-def _record(spec: PayloadSpec) -> ManifestRecord:
+def manifest_record(spec: PayloadSpec) -> ManifestRecord:
     perms = _DEFAULT_PERMS[spec.kind] if spec.mode is None else spec.mode & 0o7777
     if spec.manifest_size is not None:
         size = spec.manifest_size
@@ -135,7 +135,11 @@ def _write_payloads(root: Path, specs: list[PayloadSpec], records: list[Manifest
         os.utime(target, (spec.mtime, spec.mtime))
 
 
-def _write_manifest_db(path: Path, records: list[ManifestRecord], *, wal: bool) -> None:
+def write_manifest_db(
+    path: Path, records: list[ManifestRecord], *, wal: bool, keys: Mapping[str, tuple[int, bytes]] | None = None
+) -> None:
+    """Manifest.db of ``records`` at ``path``; ``keys`` gives, by fileID, an encrypted backup's
+    protection class and EncryptionKey field (4-byte class + wrapped key) of each file."""
     for stale in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
         stale.unlink(missing_ok=True)  # a stale -wal would be replayed into the new file
     conn = sqlite3.connect(path)
@@ -164,8 +168,9 @@ def _write_manifest_db(path: Path, records: list[ManifestRecord], *, wal: bool) 
                             uid=_OWNER,
                             gid=_OWNER,
                             inode=int(r.file_id[:12], 16),
-                            protection_class=3 if r.kind is Kind.FILE else 0,
+                            protection_class=(keys or {}).get(r.file_id, (3 if r.kind is Kind.FILE else 0, None))[0],
                             target=r.target,
+                            encryption_key=(keys or {}).get(r.file_id, (0, None))[1],
                         ),
                     )
                     for r in records
