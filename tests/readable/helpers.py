@@ -8,7 +8,7 @@ import random
 import sqlite3
 from datetime import datetime
 
-from backupfs.readable.base import Plan
+from backupfs.readable.base import Plan, safe_name
 
 DAMAGE = (sqlite3.DatabaseError, ValueError, KeyError)  # what the framework turns into a short note
 NOT_A_DATABASE = b"\x8f\x13 not a database at all " * 300
@@ -18,6 +18,16 @@ def planned(plan: Plan | None) -> Plan:
     """The plan, which the test expects there to be."""
     assert plan is not None
     return plan
+
+
+def assert_names_safe_and_unique(plan: Plan, *, flat: bool) -> None:
+    """Every planned name is one Windows and macOS accept, and no two differ only by case;
+    ``flat``: the folder has no subfolders."""
+    paths = [planned.path for planned in plan.files]
+    assert all(safe_name(part) == part for path in paths for part in path.split("/"))
+    assert len({path.casefold() for path in paths}) == len(paths)
+    if flat:
+        assert not any("/" in path for path in paths)
 
 
 def stamp(unix: float | None, pattern: str = "%Y-%m-%d %H:%M:%S") -> str:

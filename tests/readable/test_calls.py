@@ -25,10 +25,16 @@ from backupfs.demo.readable_calls import (
 )
 from backupfs.demo.sqlbuild import database_bytes, sql_literal
 from backupfs.readable.addressbook import ADDRESS_BOOK
-from backupfs.readable.base import safe_name
 from backupfs.readable.calls import CALL_HEADER, CALLS, VOICEMAIL, VOICEMAIL_HEADER
 from tests.readable.conftest import FixtureBackup
-from tests.readable.helpers import DAMAGE, csv_rows, damaged_table, planned, stamp
+from tests.readable.helpers import (
+    DAMAGE,
+    assert_names_safe_and_unique,
+    csv_rows,
+    damaged_table,
+    planned,
+    stamp,
+)
 
 pytestmark = pytest.mark.usefixtures("utc")  # dates are shown in local time: expected ones are exact in UTC
 
@@ -260,9 +266,7 @@ def test_each_voicemail_held_is_shown_as_itself_named_by_date_and_caller(backup:
             assert shown.path.startswith(f"{stamp(record.unix, '%Y-%m-%d %H.%M')} {record.caller}")
             assert shown.path.endswith(".amr")
             assert shown.mtime == int(record.unix)
-    paths = [p.path for p in plan.files]
-    assert all(path == safe_name(path) for path in paths)
-    assert len({path.casefold() for path in paths}) == len(paths)
+    assert_names_safe_and_unique(plan, flat=True)
 
 
 def test_voicemails_of_the_same_minute_and_caller_get_numbered_names(backup: FixtureBackup) -> None:

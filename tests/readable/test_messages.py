@@ -39,7 +39,7 @@ from backupfs.readable.messages import (
     _title,
     attributed_text,
 )
-from tests.readable.helpers import NOT_A_DATABASE
+from tests.readable.helpers import NOT_A_DATABASE, assert_names_safe_and_unique
 
 if TYPE_CHECKING:
     from tests.readable.conftest import FixtureBackup
@@ -184,9 +184,7 @@ def test_plan_names_each_conversation_by_its_people_in_two_forms(backup: Fixture
 def test_planned_names_are_safe_unique_and_dated_by_the_last_message(backup: FixtureBackup, generation: str) -> None:
     sample = GENERATIONS[generation]()
     plan = _plan(_with_sms(backup, sample))
-    paths = [planned.path for planned in plan.files]
-    assert all(path == safe_name(path) for path in paths)
-    assert len({path.casefold() for path in paths}) == len(paths)
+    assert_names_safe_and_unique(plan, flat=True)
     for title, messages in _by_conversation(sample).items():
         dates = [m.when for m in messages if m.when is not None]
         for form in ("html", "txt"):

@@ -17,10 +17,15 @@ from backupfs.demo.readable_photos import (
     ios16_photos,
 )
 from backupfs.demo.sqlbuild import database_bytes
-from backupfs.readable.base import Plan, safe_name
+from backupfs.readable.base import Plan
 from backupfs.readable.photos import PHOTOS, _stored_path
 from tests.readable.conftest import FixtureBackup
-from tests.readable.helpers import NOT_A_DATABASE, garbage_pages, truncated
+from tests.readable.helpers import (
+    NOT_A_DATABASE,
+    assert_names_safe_and_unique,
+    garbage_pages,
+    truncated,
+)
 
 pytestmark = pytest.mark.usefixtures("utc")  # folders are named by local dates: expected paths are exact in UTC
 
@@ -233,9 +238,7 @@ def test_assets_the_backup_lacks_are_counted_not_shown(backup: FixtureBackup, ge
 @pytest.mark.parametrize("generation", GENERATIONS)
 def test_names_are_safe_and_unique_per_folder(backup: FixtureBackup, generation: str) -> None:
     plan = plan_of(install(backup, GENERATIONS[generation]()))
-    paths = [planned.path for planned in plan.files]
-    assert len({path.casefold() for path in paths}) == len(paths)
-    assert all(safe_name(part) == part for path in paths for part in path.split("/"))
+    assert_names_safe_and_unique(plan, flat=False)
 
 
 def test_trashed_albums_and_albums_the_user_did_not_make_are_not_shown(backup: FixtureBackup) -> None:

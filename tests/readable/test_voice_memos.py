@@ -20,7 +20,14 @@ from backupfs.demo.sqlbuild import database_bytes, sql_literal
 from backupfs.readable.base import Plan, safe_name
 from backupfs.readable.voice_memos import HEADER, LIST_NAME, VOICE_MEMOS
 from tests.readable.conftest import FixtureBackup
-from tests.readable.helpers import DAMAGE, csv_rows, damaged_table, planned, stamp
+from tests.readable.helpers import (
+    DAMAGE,
+    assert_names_safe_and_unique,
+    csv_rows,
+    damaged_table,
+    planned,
+    stamp,
+)
 
 pytestmark = pytest.mark.usefixtures("utc")  # dates are shown in local time: expected ones are exact in UTC
 
@@ -67,9 +74,7 @@ def test_each_recording_held_is_shown_as_itself_under_its_date_and_title(backup:
             assert shown.path.startswith(safe_name(f"{stamp(recording.unix, '%Y-%m-%d')} {title(recording)}"))
             assert shown.path.endswith(".m4a")
             assert shown.mtime == int(recording.unix)
-    paths = [p.path for p in plan.files]
-    assert all(path == safe_name(path) for path in paths)
-    assert len({path.casefold() for path in paths}) == len(paths)
+    assert_names_safe_and_unique(plan, flat=True)
 
 
 def test_the_names_of_the_recordings(backup: FixtureBackup) -> None:
