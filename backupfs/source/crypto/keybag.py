@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
@@ -58,44 +59,28 @@ def _records(data: bytes) -> Iterator[tuple[bytes, bytes]]:
         log.info("keybag: %d stray bytes at the end", len(data) - pos)
 
 
+@dataclass(frozen=True, slots=True)
 class WrappedClassKey:
     """One class key of the keybag, still wrapped."""
 
-    __slots__ = ("clas", "ktyp", "wpky", "wrap")
-
-    def __init__(self, clas: int, wrap: int, ktyp: int, wpky: bytes) -> None:
-        self.clas = clas
-        self.wrap = wrap
-        self.ktyp = ktyp
-        self.wpky = wpky
-
-    def __repr__(self) -> str:
-        return f"WrappedClassKey(clas={self.clas}, wrap={self.wrap}, ktyp={self.ktyp})"
+    clas: int
+    wrap: int
+    ktyp: int
+    wpky: bytes = field(repr=False)
 
 
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Keybag:
     """A parsed BackupKeyBag: the KDF parameters and the wrapped class keys, in keybag order."""
 
-    def __init__(
-        self,
-        *,
-        version: int | None,
-        kind: int | None,
-        uuid: bytes | None,
-        salt: bytes,
-        iterations: int,
-        dp_salt: bytes | None,
-        dp_iterations: int | None,
-        classes: list[WrappedClassKey],
-    ) -> None:
-        self.version = version
-        self.kind = kind
-        self.uuid = uuid
-        self.salt = salt
-        self.iterations = iterations
-        self.dp_salt = dp_salt
-        self.dp_iterations = dp_iterations
-        self.classes = classes
+    version: int | None
+    kind: int | None
+    uuid: bytes | None
+    salt: bytes
+    iterations: int
+    dp_salt: bytes | None
+    dp_iterations: int | None
+    classes: list[WrappedClassKey]
 
     def __repr__(self) -> str:
         kdf = "sha256+sha1" if self.dp_salt is not None else "sha1"
