@@ -18,7 +18,7 @@ import os
 import plistlib
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,13 @@ _MAX_BUNDLE_ID = 255
 
 @dataclass(frozen=True)
 class BackupInfo:
-    """Device and backup facts gathered from Info.plist, Manifest.plist and Status.plist."""
+    """Device and backup facts gathered from Info.plist, Manifest.plist and Status.plist.
+
+    ``keybag`` (Manifest.plist ``BackupKeyBag``) and ``manifest_key`` (``ManifestKey``:
+    4-byte little-endian class + wrapped key, iOS 10.2+, present exactly when Manifest.db
+    is encrypted) are what decrypting an encrypted backup starts from; secrets, so never
+    in the repr.
+    """
 
     device_name: str | None
     product_type: str | None
@@ -50,6 +56,8 @@ class BackupInfo:
     bundle_ids: tuple[str, ...]
     snapshot_state: str | None
     notes: tuple[str, ...]
+    keybag: bytes | None = field(default=None, repr=False)
+    manifest_key: bytes | None = field(default=None, repr=False)
 
 
 def read_backup_info(root: Path) -> BackupInfo:
@@ -90,6 +98,8 @@ def read_backup_info(root: Path) -> BackupInfo:
         encrypted=_encrypted(manifest, notes),
         bundle_ids=_bundle_ids(info, manifest, notes),
         snapshot_state=_text(status, "Status.plist", "SnapshotState", notes),
+        keybag=_data(manifest, "Manifest.plist", "BackupKeyBag", notes),
+        manifest_key=_data(manifest, "Manifest.plist", "ManifestKey", notes),
         notes=tuple(notes),
     )
 
@@ -201,6 +211,17 @@ def _text(plist: dict[str, Any] | None, plist_name: str, key: str, notes: list[s
         notes.append(f"{plist_name} key '{key}' holds {_kind(value)} instead of text; it was ignored.")
         return None
     value = value.strip()
+    return value or None
+
+
+def _data(plist: dict[str, Any] | None, plist_name: str, key: str, notes: list[str]) -> bytes | None:
+    """Binary data, such as the keys of an encrypted backup; empty data is no data."""
+    if plist is None or key not in plist:
+        return None
+    value = plist[key]
+    if not isinstance(value, bytes):
+        notes.append(f"{plist_name} key '{key}' holds {_kind(value)} instead of binary data; it was ignored.")
+        return None
     return value or None
 
 

@@ -39,9 +39,10 @@ def test_round_trip_through_writer(tmp_path: Path) -> None:
 
 
 def test_encode_parse_identity() -> None:
+    placeholder = b"\x03\x00\x00\x00" + bytes(40)  # the EncryptionKey the encoder writes for an encrypted record
     records = [
         ManifestRecord(file_id("D", p), "D", p, k, size=s, mode=m, mtime=1, ctime=2, birth=3, uid=4, gid=5,
-                       target=t, encrypted=e)
+                       target=t, encrypted=e, encryption_key=placeholder if e else None)
         for p, k, s, m, t, e in [("a", Kind.FILE, 9, 0o100640, None, True), ("b", Kind.SYMLINK, 0, 0o120777, "x", False),
                                  (BAD_NAME, Kind.DIR, 0, 0o040700, None, False)]
     ]

@@ -41,6 +41,7 @@ def test_round_trip_of_a_link_with_key_and_unicode() -> None:
     meta = decode_mbfile(blob)
     assert (meta.target, meta.encrypted, meta.mode, meta.mtime, meta.ctime, meta.birth) == (
         "../tärget", True, 0o120755, 5, 5, 5)
+    assert meta.encryption_key == b"\x03\x00\x00\x00" + bytes(range(40))
 
 
 def test_encoded_archive_has_the_keyed_archiver_shape() -> None:
@@ -170,15 +171,22 @@ def _reference(blob: bytes) -> MBFileMeta:
 
 
 def _device_archive(numbers: dict[str, int], path: str, target: str | None, key: bytes | None,
-                    sort_keys: bool = True) -> bytes:
-    """An MBFile archive as plistlib writes it: minimal-width integers, shared equal values."""
+                    sort_keys: bool = True, direct_key: bool = False) -> bytes:
+    """An MBFile archive as plistlib writes it: minimal-width integers, shared equal values.
+
+    The key is an archived NSMutableData (a dict with NS.data), as iOS writes it, or with
+    ``direct_key`` a plain data object the UID names.
+    """
     root: dict[str, object] = dict(numbers)
     objects: list[object] = ["$null", root, path]
     root["RelativePath"] = plistlib.UID(2)
     if target is not None:
         root["Target"] = plistlib.UID(len(objects))
         objects.append(target)
-    if key is not None:
+    if key is not None and direct_key:
+        root["EncryptionKey"] = plistlib.UID(len(objects))
+        objects.append(key)
+    elif key is not None:
         root["EncryptionKey"] = plistlib.UID(len(objects))
         objects.append({"NS.data": key, "$class": plistlib.UID(len(objects) + 1)})
         objects.append({"$classname": "NSMutableData", "$classes": ["NSMutableData", "NSData", "NSObject"]})
@@ -201,8 +209,9 @@ _device_archives = st.builds(
     numbers=st.dictionaries(st.sampled_from(_NUMBER_FIELDS), _PLIST_INT, min_size=0, max_size=len(_NUMBER_FIELDS)),
     path=_TEXT,
     target=st.none() | _TEXT,
-    key=st.none() | st.binary(min_size=4, max_size=44),
+    key=st.none() | st.binary(min_size=0, max_size=300),
     sort_keys=st.booleans(),
+    direct_key=st.booleans(),
 )
 
 
@@ -322,3 +331,66 @@ def test_cache_stays_bounded() -> None:
             assert all(len(alike) <= mbfile._MAX_ALIKE for alike in readers.values())
     assert max(len(readers) for layout in mbfile._known_trailers.values() for _, _, readers in layout.roots) == (
         mbfile._MAX_SHAPES)
+
+
+# --- EncryptionKey: the wrapped key's bytes, the same on both paths ----------------------
+
+_KEY = b"\x03\x00\x00\x00" + bytes(range(100, 140))  # class 3 + a 40-byte wrapped key
+_NSDATA_CLASS = {"$classname": "NSMutableData", "$classes": ["NSMutableData", "NSData", "NSObject"]}
+
+
+def _keyed(key_object: object, *extra: object, size: int = 1) -> bytes:
+    """An archive whose EncryptionKey is UID(2) -> ``key_object``, then ``extra`` objects."""
+    return _archive({"Size": size, "Mode": 0o100644, "EncryptionKey": plistlib.UID(2)}, key_object, *extra)
+
+
+@pytest.mark.parametrize(
+    ("form", "blobs", "expected"),
+    [
+        ("NSMutableData as iOS archives it", [_keyed({"NS.data": _KEY, "$class": plistlib.UID(3)}, _NSDATA_CLASS,
+                                                      size=s) for s in (1, 2)], (True, _KEY)),
+        ("plain NSData", [_keyed(_KEY, size=s) for s in (1, 2)], (True, _KEY)),
+        ("NS.data behind a UID", [_keyed({"NS.data": plistlib.UID(3), "$class": plistlib.UID(4)}, _KEY,
+                                         _NSDATA_CLASS, size=s) for s in (1, 2)], (True, _KEY)),
+        ("empty NSData", [_keyed({"NS.data": b"", "$class": plistlib.UID(3)}, _NSDATA_CLASS, size=s)
+                          for s in (1, 2)], (True, b"")),
+        ("dict without NS.data", [_keyed({"NS.bytes": _KEY, "$class": plistlib.UID(3)}, _NSDATA_CLASS, size=s)
+                                  for s in (1, 2)], (True, None)),
+        ("text instead of data", [_keyed("not a key", size=s) for s in (1, 2)], (True, None)),
+        ("$null", [_archive({"Size": s, "EncryptionKey": plistlib.UID(0)}) for s in (1, 2)], (False, None)),
+        ("dangling UID", [_archive({"Size": s, "EncryptionKey": plistlib.UID(9)}) for s in (1, 2)], (False, None)),
+    ],
+)
+def test_encryption_key_forms(form: str, blobs: list[bytes], expected: tuple[bool, bytes | None]) -> None:
+    """Each form gives the same (encrypted, key) the first time (plistlib) and again (the learned shape)."""
+    for blob in blobs * 2:
+        meta = decode_mbfile(blob)
+        assert (meta.encrypted, meta.encryption_key) == expected, form
+        assert meta == _reference(blob)
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_keyed_blobs_are_served_by_the_learned_shape(direct: bool) -> None:
+    blobs = [_device_archive({"Size": 10 + i, "Mode": 0o100644, "ProtectionClass": 3}, f"p/{i}", None,
+                             bytes([3, 0, 0, 0]) + bytes([i]) * 40, direct_key=direct) for i in range(5)]
+    decode_mbfile(blobs[0])
+    for i, blob in enumerate(blobs):
+        meta = mbfile._decode_known_shape(blob)
+        assert meta is not None and meta.encryption_key == bytes([3, 0, 0, 0]) + bytes([i]) * 40
+        assert meta == _reference(blob)
+
+
+def test_key_of_a_renamed_ns_data_is_not_read_from_a_learned_shape() -> None:
+    """Same structure, other key string in the NSData dict: the learned position must not apply."""
+    learned = _device_archive({"Size": 1, "Mode": 0o100644}, "p", None, _KEY)
+    renamed = learned.replace(b"WNS.data", b"WNS.datb")
+    assert renamed != learned
+    assert decode_mbfile(learned).encryption_key == _KEY
+    assert decode_mbfile(renamed) == _reference(renamed)
+    assert decode_mbfile(renamed).encryption_key is None and decode_mbfile(renamed).encrypted
+
+
+def test_key_is_kept_out_of_the_repr() -> None:
+    meta = decode_mbfile(encode_mbfile(relative_path="a", mode=0o100644, size=1, mtime=1, encryption_key=_KEY))
+    assert meta.encryption_key == _KEY
+    assert "encryption_key" not in repr(meta) and _KEY.hex() not in repr(meta) and repr(_KEY) not in repr(meta)

@@ -222,6 +222,37 @@ def test_wrong_types_inside_plists_are_noted_and_skipped(tmp_path: Path) -> None
     }
 
 
+@pytest.mark.parametrize("fmt", [plistlib.FMT_XML, plistlib.FMT_BINARY])
+def test_keys_of_an_encrypted_backup_are_read_not_shown(tmp_path: Path, fmt: plistlib.PlistFormat) -> None:
+    keybag, manifest_key = b"VERS\x00\x00\x00\x04\x00\x00\x00\x05" + bytes(range(60)), b"\x04\x00\x00\x00" + bytes(40)
+    write_plist(tmp_path / "Manifest.plist", {**MANIFEST, "IsEncrypted": True, "BackupKeyBag": keybag,
+                                              "ManifestKey": manifest_key}, fmt)
+    info = read_backup_info(tmp_path)
+    assert (info.encrypted, info.keybag, info.manifest_key) == (True, keybag, manifest_key)
+    assert not any("Manifest.plist" in note for note in info.notes)
+    assert keybag.hex() not in repr(info) and "keybag" not in repr(info) and "manifest_key" not in repr(info)
+
+
+def test_backup_without_keys_has_none(tmp_path: Path) -> None:
+    """Before iOS 10.2 there is no ManifestKey (Manifest.db is not encrypted); unencrypted, no keybag either."""
+    write_all(tmp_path)
+    assert (read_backup_info(tmp_path).keybag, read_backup_info(tmp_path).manifest_key) == (None, None)
+    write_plist(tmp_path / "Manifest.plist", {**MANIFEST, "IsEncrypted": True, "BackupKeyBag": b"SALT"})
+    info = read_backup_info(tmp_path)
+    assert (info.keybag, info.manifest_key, info.notes) == (b"SALT", None, ())
+
+
+def test_keys_of_the_wrong_type_are_noted_and_skipped(tmp_path: Path) -> None:
+    write_plist(tmp_path / "Manifest.plist", {**MANIFEST, "IsEncrypted": True, "BackupKeyBag": "c2VjcmV0",
+                                              "ManifestKey": 44})
+    info = read_backup_info(tmp_path)
+    assert (info.encrypted, info.keybag, info.manifest_key) == (True, None, None)
+    assert {note for note in info.notes if note.startswith("Manifest.plist")} == {
+        "Manifest.plist key 'BackupKeyBag' holds text instead of binary data; it was ignored.",
+        "Manifest.plist key 'ManifestKey' holds a number instead of binary data; it was ignored.",
+    }
+
+
 def test_manifest_without_is_encrypted_is_unknown(tmp_path: Path) -> None:
     write_plist(tmp_path / "Manifest.plist", {"Version": "9.1"})
     info = read_backup_info(tmp_path)

@@ -235,5 +235,6 @@ def _record(row: tuple) -> tuple[ManifestRecord | None, bool]:
         gid=meta.gid,
         target=meta.target if kind is Kind.SYMLINK else None,
         encrypted=meta.encrypted,
+        encryption_key=meta.encryption_key,
     )
     return record, blob_ok

@@ -120,6 +120,7 @@ def _read_record(cursor: _Cursor) -> ManifestRecord | None:
         gid=gid,
         target=target if kind is Kind.SYMLINK else None,
         encrypted=bool(key),
+        encryption_key=key or None,  # an empty string, like a null one, means no key
     )
 
 

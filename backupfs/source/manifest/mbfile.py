@@ -21,7 +21,7 @@ import plistlib
 import struct
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class MBFileMeta:
-    """What an MBFile archive says about one backup entry (Unix seconds for times)."""
+    """What an MBFile archive says about one backup entry (Unix seconds for times).
+
+    ``encryption_key`` is the EncryptionKey NSData as stored (4-byte little-endian
+    protection class + RFC 3394 wrapped key), kept out of the repr so it never reaches a
+    log. ``encrypted`` is true whenever the archive names an EncryptionKey, even one whose
+    bytes cannot be read (then ``encryption_key`` is None: encrypted, but no key to open it).
+    """
 
     size: int | None = None
     mode: int | None = None
@@ -41,6 +47,7 @@ class MBFileMeta:
     target: str | None = None
     encrypted: bool = False
     protection_class: int | None = None
+    encryption_key: bytes | None = field(default=None, repr=False)
 
 
 def decode_mbfile(blob: bytes) -> MBFileMeta:
@@ -82,11 +89,12 @@ def _decode_plistlib(data: bytes) -> MBFileMeta:
     root = _resolve(objects, top.get("root"))
     if not isinstance(root, dict):
         raise ValueError("MBFile archive has no root object")
-    return _meta(lambda key: _resolve(objects, root.get(key)))
+    return _meta(lambda key: _resolve(objects, root.get(key)), lambda value: _resolve(objects, value))
 
 
-def _meta(value_of: Callable[[str], Any]) -> MBFileMeta:
-    """Build the result from a lookup that already followed UIDs (None when absent)."""
+def _meta(value_of: Callable[[str], Any], follow: Callable[[Any], Any]) -> MBFileMeta:
+    """Build the result from a lookup that already followed UIDs (None when absent);
+    ``follow`` resolves a UID found inside a value."""
 
     def number(key: str) -> int | None:
         value = value_of(key)
@@ -100,6 +108,8 @@ def _meta(value_of: Callable[[str], Any]) -> MBFileMeta:
     target = value_of("Target")
     if isinstance(target, dict):  # an NSString archived as an object rather than inline
         target = target.get("NS.string")
+    key = value_of("EncryptionKey")
+    key_bytes = follow(key.get("NS.data")) if isinstance(key, dict) else key  # NS(Mutable)Data as an object
     return MBFileMeta(
         size=number("Size"),
         mode=number("Mode"),
@@ -109,8 +119,9 @@ def _meta(value_of: Callable[[str], Any]) -> MBFileMeta:
         uid=number("UserID"),
         gid=number("GroupID"),
         target=target if isinstance(target, str) else None,
-        encrypted=value_of("EncryptionKey") is not None,
+        encrypted=key is not None,
         protection_class=number("ProtectionClass"),
+        encryption_key=key_bytes if isinstance(key_bytes, bytes) else None,
     )
 
 
@@ -204,8 +215,8 @@ def _learn_shape(data: bytes, expected: MBFileMeta) -> None:
 
     The proof that a later blob has this shape: the exact bytes of every object the key ->
     value mapping was derived from ($top chain, $objects, the root dict and its key
-    strings, the Target and EncryptionKey UIDs and the key object), each at the offset the
-    blob's table gives. Everything in front of the first
+    strings, the Target and EncryptionKey UIDs, the key object and its key strings), each
+    at the offset the blob's table gives. Everything in front of the first
     variable-sized value sits at the same place in every blob of the shape, so the quick
     proof compares those table entries and the bytes between the value objects in a few
     long runs, and checks one by one only the objects behind variable data. When the quick
@@ -276,12 +287,19 @@ def _learn_shape(data: bytes, expected: MBFileMeta) -> None:
     if "Target" in root:
         text = linked("Target")
         target_field = ("field", root["Target"]) if text is None else ("text", text)
-    # EncryptionKey: whether it names an object is fixed by the shape when the object is.
+    # EncryptionKey: whether it names an object is fixed by the shape when the object is;
+    # the wrapped key itself is the NS.data of an archived NSData, read from each blob.
     key_field: tuple[str, int] = ("const", False)
     if "EncryptionKey" in root:
         named = linked("EncryptionKey")
         if named is None or (named >= 0 and data[offsets[named]] >> 4 not in (0x0, 0x5, 0x6, 0xA, 0xD)):
             key_field = ("field", root["EncryptionKey"])
+        elif named >= 0 and data[offsets[named]] >> 4 == 0xD:
+            members = dictionary(named)  # its key strings join the proof: NS.data is found by name
+            data_ref = members.get("NS.data")
+            if data_ref is not None and data[offsets[data_ref]] >> 4 != 0x4:
+                raise ValueError("NS.data is not a data object")
+            key_field = ("const", True) if data_ref is None else ("data", data_ref)
         else:
             if named >= 0:
                 checked(named)
@@ -357,10 +375,12 @@ def _compile(
     Generic loops over the checks and fields cost several times the work itself in CPython,
     which is what this module exists to avoid. The generated source holds only integers
     and names; the proof bytes are passed in as constants, never spelled into it.
+    ``key`` is ("const", encrypted) with no key bytes, ("data", object) for the data
+    object holding the key, or ("field", object) for an EncryptionKey read blob by blob.
     """
     constants: dict[str, Any] = {
         "Meta": MBFileMeta, "INTEGERS": _INTEGERS, "OBJECTS": objects, "text_at": _text,
-        "target_at": _target, "key_at": _key_present,
+        "target_at": _target, "key_at": _key_field, "data_at": _data,
     }
 
     def at(raw: bytes, where: str) -> str:
@@ -388,8 +408,15 @@ def _compile(
         target_code = f"text_at(data, offsets[{target[1]}])"
     else:
         target_code = f"target_at(OBJECTS, data, offsets, {target[1]})"
-    key_code = str(bool(key[1])) if key[0] == "const" else f"key_at(OBJECTS, data, offsets, {key[1]})"
-    fields[7:7] = [target_code, key_code]
+    if key[0] == "const":
+        encrypted_code, key_code = str(bool(key[1])), "None"
+    elif key[0] == "data":
+        encrypted_code, key_code = "True", f"data_at(data, offsets[{key[1]}])"
+    else:
+        lines.append(f"    encrypted, key = key_at(OBJECTS, data, offsets, {key[1]})")
+        encrypted_code, key_code = "encrypted", "key"
+    fields[7:7] = [target_code, encrypted_code]
+    fields.append(key_code)
     lines.append(f"    return Meta({', '.join(fields)})")
     exec("\n".join(lines), constants)  # noqa: S102 - source built above from integers only
     return constants["read"]
@@ -416,19 +443,44 @@ def _target(objects: tuple[int, ...], data: bytes, offsets: tuple[int, ...], ind
     return None if text == "$null" else text
 
 
-def _key_present(objects: tuple[int, ...], data: bytes, offsets: tuple[int, ...], index: int) -> bool:
-    """Whether EncryptionKey names an object (``$null`` and dangling UIDs mean no key)."""
+def _key_field(
+    objects: tuple[int, ...], data: bytes, offsets: tuple[int, ...], index: int
+) -> tuple[bool, bytes | None]:
+    """(whether EncryptionKey names an object, its bytes when it is a data object).
+
+    ``$null`` and dangling UIDs mean no key; an archived NSData (a dict) is left to
+    plistlib, as it only reaches here when the learned blob held something else.
+    """
     pos = offsets[index]
     if data[pos] >> 4 != 0x8:
         raise ValueError("inline EncryptionKey left to plistlib")
     linked = _linked(objects, data, pos)
     if linked is None:
-        return False
+        return False, None
     pos = offsets[linked]
     marker = data[pos]
+    kind = marker >> 4
     if marker == 0x00:  # plistlib's None
-        return False
-    return marker >> 4 not in (0x5, 0x6) or _string(data, pos)[0] != "$null"
+        return False, None
+    if kind == 0x4:
+        return True, _data(data, pos)
+    if kind == 0xD:
+        raise ValueError("archived NSData left to plistlib")
+    return kind not in (0x5, 0x6) or _string(data, pos)[0] != "$null", None
+
+
+def _data(data: bytes, pos: int) -> bytes:
+    """The bytes of the data object at ``pos``; raises on anything else, or when cut short."""
+    if data[pos] == 0x4F and data[pos + 1] == 0x10:  # the usual: 15-255 bytes (a wrapped key is 44)
+        body, end = pos + 3, pos + 3 + data[pos + 2]
+    else:
+        kind, count, body = _header(data, pos)
+        if kind != 0x4:
+            raise ValueError("not a data object")
+        end = body + count
+    if end > len(data):
+        raise ValueError("data object cut short")
+    return data[body:end]
 
 
 def _linked(objects: tuple[int, ...], data: bytes, pos: int) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Kind(enum.IntEnum):
@@ -35,7 +35,9 @@ class ManifestRecord:
 
     Times are Unix seconds; ``mode`` is a full ``st_mode`` (type bits included) when the
     index gives one. Text fields that were not valid UTF-8 in the index carry
-    surrogate escapes.
+    surrogate escapes. ``encryption_key`` is an encrypted backup's EncryptionKey for the
+    file (4-byte little-endian protection class + RFC 3394 wrapped key), None when the
+    index holds none or it is unreadable; a secret, so never in the repr.
     """
 
     file_id: str
@@ -51,6 +53,7 @@ class ManifestRecord:
     gid: int | None = None
     target: str | None = None
     encrypted: bool = False
+    encryption_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

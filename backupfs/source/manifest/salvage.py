@@ -198,7 +198,7 @@ def _row(rowid: int, payload: bytes, columns: list[tuple[int, int]], whole: bool
     """Decode the values and build the record as manifest_db does; None when unusable.
 
     A row cut short (broken overflow chain) keeps its names if they are complete; its
-    blob becomes None, which ``_record`` turns into a record without metadata.
+    blob becomes None, which ``_record`` turns into a record without metadata or key.
     """
     values = []
     pos = 0
