@@ -4,7 +4,8 @@ A content kind is a small class with ``claims(node)`` and ``open(node)``; :class
 asks them in the order of :attr:`Contents.kinds` and the first that claims a node and
 opens it serves it (an ``open`` that gives None passes the node on). Today's kinds: a file
 of the readable folder (rendered on open), a notice (text the index holds), a database
-with its ``-wal`` merged, a payload as it is. A decrypted payload is one more class.
+with its ``-wal`` merged, a payload as it is (decrypted, for an encrypted backup whose password
+was given: see :class:`backupfs.index.payload_files.PayloadFiles`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from backupfs.content.notice import NoticeContent
 from backupfs.content.payload import PayloadContent
 from backupfs.content.rendered import RenderedContent
 from backupfs.index.manifest_rows import ManifestMetadata
+from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.schema import Node
 from backupfs.index.store import Index
 from backupfs.source.payloads import UNSTATED
@@ -41,9 +43,10 @@ class Contents:
     def __init__(self, index: Index) -> None:
         self._manifest = ManifestMetadata(index.manifests)
         self._recorded: Memo[tuple[int, int, int | None]] = Memo(_ROWS_KEPT)
-        self.rendered = RenderedContent(index)
-        self.payloads = PayloadContent(index.roots)
-        self.databases = DatabaseContent(index.roots)
+        files = PayloadFiles(index)
+        self.rendered = RenderedContent(index, files)
+        self.payloads = PayloadContent(files)
+        self.databases = DatabaseContent(files)
         self.kinds: tuple[ContentKind, ...] = (self.rendered, NoticeContent(), self.databases, self.payloads)
 
     def resolved(self, node: Node) -> Node:

@@ -6,9 +6,10 @@ kept in a bounded cache, and so is its size (far smaller, so many more of them).
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
 
 from backupfs.content.memo import Memo
+from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.schema import Node
 from backupfs.source.sqlite_view import SqliteView, merged_view
 
@@ -19,8 +20,8 @@ _SIZES_KEPT = 65536
 class DatabaseContent:
     """Nodes whose ``-wal`` the index linked to them (see :mod:`backupfs.index.tree`)."""
 
-    def __init__(self, roots: list[Path]) -> None:
-        self._roots = roots
+    def __init__(self, files: PayloadFiles) -> None:
+        self._files = files
         self._views: Memo[SqliteView | None] = Memo(_VIEWS_KEPT)
         self._sizes: Memo[int] = Memo(_SIZES_KEPT)
 
@@ -46,5 +47,7 @@ class DatabaseContent:
         return self._sizes.get((node.backup, node.source), view_size)
 
     def _view(self, node: Node) -> SqliteView | None:
-        root = self._roots[node.backup]
-        return self._views.get((node.backup, node.source), lambda: merged_view(root, node.source or "", node.wal_source))
+        def view() -> SqliteView | None:
+            return merged_view(functools.partial(self._files.open, node.backup), node.source or "", node.wal_source)
+
+        return self._views.get((node.backup, node.source), view)

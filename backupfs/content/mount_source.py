@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 XATTR_FILEID = "user.backupfs.fileid"
 XATTR_ORIGIN = "user.backupfs.origin"
 XATTR_MANIFEST_SIZE = "user.backupfs.manifest_size"
+XATTR_TYPE = "user.backupfs.type"
 STAT_FIELDS = (
     "st_mode", "st_nlink", "st_uid", "st_gid", "st_size", "st_blksize", "st_blocks", "st_atime", "st_mtime", "st_ctime",
 )
@@ -218,6 +219,8 @@ class MountSource:
             attrs[XATTR_FILEID] = node.file_id
         if node.origin:
             attrs[XATTR_ORIGIN] = node.origin
+        if node.file_type:  # "encrypted" for a file shown as the ciphertext it is
+            attrs[XATTR_TYPE] = node.file_type
         if node.manifest_size is not None and node.manifest_size != self.contents.payload_stat(node)[0]:
             attrs[XATTR_MANIFEST_SIZE] = str(node.manifest_size)
         return attrs

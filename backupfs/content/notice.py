@@ -3,16 +3,7 @@
 from __future__ import annotations
 
 from backupfs.index.schema import Node
-
-
-class TextReader:
-    """Serves bytes held in memory."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def read(self, size: int, offset: int) -> bytes:
-        return self.data[offset:offset + size]
+from backupfs.source.sqlite_view import BytesReader
 
 
 class NoticeContent:
@@ -21,5 +12,5 @@ class NoticeContent:
     def claims(self, node: Node) -> bool:
         return node.source is None
 
-    def open(self, node: Node) -> TextReader:
-        return TextReader((node.target or "").encode())
+    def open(self, node: Node) -> BytesReader:
+        return BytesReader((node.target or "").encode())

@@ -1,4 +1,4 @@
-"""A payload shown as it is: its bytes read from the source at any offset, never copied.
+"""A payload shown as it is (or decrypted): its bytes read from the source at any offset, never copied.
 
 The one change made to what is read: a database in WAL mode (iOS keeps them so) without a
 ``-wal`` beside it is shown with its header switched to rollback mode, which a read-only
@@ -8,12 +8,11 @@ SQLite client needs to open it at all (see :mod:`backupfs.source.sqlite_view`).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from backupfs.content.memo import Memo
+from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.schema import Node
 from backupfs.source.payloads import UNSTATED, shown_size
-from backupfs.source.safe_open import SourceFile
 from backupfs.source.sqlite_view import Reader, needs_view, open_view
 
 _SQLITE_HEAD = 100
@@ -23,9 +22,8 @@ _STATS_KEPT = 65536  # sizes and mtimes of payloads the index does not hold yet
 class PayloadContent:
     """Any node with a payload."""
 
-    def __init__(self, roots: list[Path]) -> None:
-        self._roots = roots
-        self._root_names = [str(root) for root in roots]  # joining strings costs a tenth of a Path join
+    def __init__(self, files: PayloadFiles) -> None:
+        self._files = files
         self._stats: Memo[tuple[int, int]] = Memo(_STATS_KEPT)
 
     def claims(self, node: Node) -> bool:
@@ -33,7 +31,7 @@ class PayloadContent:
 
     def open(self, node: Node) -> Reader:
         """Raises OSError when the payload cannot be read (gone, a link, a FIFO, refused)."""
-        source = SourceFile(node.source or "", self._roots[node.backup])
+        source = self._files.open(node.backup, node.source or "")
         if needs_view(source.read(_SQLITE_HEAD, 0)):
             view = open_view(source.read, source.size)
             if view is not None:
@@ -53,10 +51,10 @@ class PayloadContent:
 
         def lstat() -> tuple[int, int]:
             try:
-                st = os.lstat(os.path.join(self._root_names[node.backup], node.source or ""))
+                st = os.lstat(os.path.join(self._files.root_name(node.backup), node.source or ""))
             except OSError:
                 return 0, 0
-            return shown_size(st), st.st_mtime_ns
+            return self._files.shown_size(node.backup, node.source or "", shown_size(st)), st.st_mtime_ns
 
         known = self._stats.get((node.backup, node.source), lstat)
         return (known[0] if size == UNSTATED else size), (known[1] if mtime_ns == UNSTATED else mtime_ns)

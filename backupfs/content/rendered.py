@@ -8,11 +8,12 @@ its page (a conversation of 20,000 messages is a few megabytes).
 from __future__ import annotations
 
 from backupfs.content.memo import Memo
-from backupfs.content.notice import TextReader
+from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.readable import local_zone, render
 from backupfs.index.schema import Node
 from backupfs.index.store import MEASURED_IN, Index
 from backupfs.source.payloads import UNSTATED
+from backupfs.source.sqlite_view import BytesReader
 
 _PAGES_KEPT = 8
 
@@ -20,15 +21,16 @@ _PAGES_KEPT = 8
 class RenderedContent:
     """Nodes with a ``view``: a renderer and a key (see :mod:`backupfs.index.readable`)."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, files: PayloadFiles) -> None:
         self._index = index
+        self._files = files
         self._pages: Memo[bytes] = Memo(_PAGES_KEPT)
 
     def claims(self, node: Node) -> bool:
         return node.view is not None
 
-    def open(self, node: Node) -> TextReader:
-        return TextReader(self._page(node))
+    def open(self, node: Node) -> BytesReader:
+        return BytesReader(self._page(node))
 
     def size(self, node: Node) -> int:
         """Measured in the background once the index is completed, in this time zone; until then, rendered to know."""
@@ -37,4 +39,4 @@ class RenderedContent:
         return len(self._page(node))
 
     def _page(self, node: Node) -> bytes:
-        return self._pages.get((node.backup, node.view), lambda: render(self._index, node))
+        return self._pages.get((node.backup, node.view), lambda: render(self._index, self._files, node))

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import sqlite3
 import stat
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from backupfs.index.bulk import (
     place_plain_rows,
     plain_domains,
 )
-from backupfs.index.cache import catalog_stamp, index_file, signature
+from backupfs.index.cache import catalog_stamp, index_file, memory_index_file, signature
 from backupfs.index.complete import complete_index
 from backupfs.index.notices import ENCRYPTED_NO_INDEX_TEXT, notice_node
 from backupfs.index.paths import OTHER_DATA, folder_node, named_nodes, safe_component
@@ -53,15 +54,36 @@ from backupfs.naming.prove import (
 )
 from backupfs.progress import Progress
 from backupfs.readable.base import READABLE_FOLDER
+from backupfs.source.crypto import (
+    ClassKeys,
+    DamagedKeyError,
+    DecryptedReader,
+    decrypt_whole,
+    plaintext_size,
+)
 from backupfs.source.discover import Backup, find_backups, sibling_backups
 from backupfs.source.manifest.db import read_manifest_db, read_manifest_names
 from backupfs.source.manifest.mbdb import read_manifest_mbdb
-from backupfs.source.manifest.records import Kind, ManifestReadResult
+from backupfs.source.manifest.records import Kind, ManifestReadResult, ManifestRecord
 from backupfs.source.manifest.salvage import salvage_files_rows
 from backupfs.source.payloads import Payload
-from backupfs.source.sqlite import readonly_uri, snapshot_database
+from backupfs.source.safe_open import SourceFile
+from backupfs.source.sqlite import (
+    IN_MEMORY,
+    connect_readonly,
+    copy_database,
+    database_exists,
+    in_memory,
+    readonly_uri,
+    remove_database,
+    snapshot_database,
+)
+from backupfs.source.sqlite_view import BytesReader, SizedReader
 
 log = logging.getLogger(__name__)
+
+LOCKED = "Manifest.db is encrypted: give the backup's password to read it."
+Decrypt = Callable[[str, SourceFile], "SizedReader | None"]  # (file id, its payload) -> its plaintext, when it has a key
 
 @dataclass(frozen=True)
 class ManifestState:
@@ -79,11 +101,22 @@ def _snapshot_index(index_path: Path, workdir: Path) -> Path:
     return copy
 
 
-def read_manifest(backup: Backup, workdir: Path, show_progress: bool | None = None) -> tuple[ManifestReadResult, ManifestState]:
-    """Read whatever the backup's index still holds; SQLite only ever sees a private copy."""
+def read_manifest(
+    backup: Backup, workdir: Path, show_progress: bool | None = None, keys: ClassKeys | None = None,
+    decrypted_copy: Path | None = None,
+) -> tuple[ManifestReadResult, ManifestState]:
+    """Read whatever the backup's index still holds; SQLite only ever sees a private copy.
+
+    An encrypted Manifest.db (iOS 10.2+) is read with the backup's class ``keys``, into
+    ``decrypted_copy``, a private copy in memory; without them it stays "locked".
+    """
     if backup.index_path is None:
         return ManifestReadResult([], complete=False), ManifestState("missing", None)
-    if backup.index_format == "db":
+    if backup.index_format == "db" and backup.info.manifest_key is not None:
+        if keys is None or decrypted_copy is None:
+            return ManifestReadResult([], complete=False), ManifestState("locked", LOCKED)
+        result = _read_encrypted_manifest(backup.index_path, backup.info.manifest_key, keys, decrypted_copy, show_progress)
+    elif backup.index_format == "db":
         try:
             copy = _snapshot_index(backup.index_path, workdir)
         except OSError as exc:
@@ -91,7 +124,7 @@ def read_manifest(backup: Backup, workdir: Path, show_progress: bool | None = No
         with Progress("Reading Manifest.db", None, unit="rows", show=show_progress) as bar:
             result = read_manifest_db(copy, bar.update, name=backup.index_path.name)
         if not result.complete:
-            result = _with_salvaged_rows(result, copy)
+            result = _with_salvaged_rows(result, copy.read_bytes())
     else:
         result = read_manifest_mbdb(backup.index_path)
     if result.complete and result.records:
@@ -100,10 +133,38 @@ def read_manifest(backup: Backup, workdir: Path, show_progress: bool | None = No
     return result, ManifestState("damaged", problem)
 
 
-def _with_salvaged_rows(result: ManifestReadResult, copy: Path) -> ManifestReadResult:
-    """Add the rows SQLite could not reach, read from the damaged file's pages directly."""
+def _read_encrypted_manifest(
+    index_path: Path, wrapped_key: bytes, keys: ClassKeys, copy: Path, show_progress: bool | None
+) -> ManifestReadResult:
+    """Decrypt an encrypted Manifest.db into ``copy`` (in memory) and read it like any other.
+
+    CBC decrypts as far as the bytes go, so a truncated or partly overwritten file gives
+    every page it still holds, which the salvage reads when SQLite cannot.
+    """
+    try:
+        manifest_key = keys.unwrap(wrapped_key)
+    except DamagedKeyError as exc:
+        return ManifestReadResult([], complete=False, problem=f"Manifest.db cannot be decrypted: {exc}.")
+    try:
+        ciphertext = SourceFile(index_path)
+        plaintext = decrypt_whole(ciphertext.read(ciphertext.size, 0), manifest_key)
+    except OSError as exc:
+        return ManifestReadResult([], complete=False, problem=f"Manifest.db cannot be read ({exc.strerror or exc}).")
+    try:
+        copy_database(BytesReader(plaintext), None, copy)
+    except sqlite3.DatabaseError as exc:  # not even a database header: only its pages can be read
+        log.info("decrypted Manifest.db does not open as a database: %s", exc)
+        result = ManifestReadResult([], complete=False, problem="Manifest.db is damaged: it is not a readable database.")
+    else:
+        with Progress("Reading Manifest.db", None, unit="rows", show=show_progress) as bar:
+            result = read_manifest_db(copy, bar.update, name=index_path.name)
+    return result if result.complete else _with_salvaged_rows(result, plaintext)
+
+
+def _with_salvaged_rows(result: ManifestReadResult, data: bytes) -> ManifestReadResult:
+    """Add the rows SQLite could not reach, read from the damaged file's pages (``data``) directly."""
     known = {record.file_id for record in result.records}
-    extra = [record for record in salvage_files_rows(copy.read_bytes()) if record.file_id not in known]
+    extra = [record for record in salvage_files_rows(data) if record.file_id not in known]
     if not extra:
         return result
     rows = "1 more row was" if len(extra) == 1 else f"{len(extra):,} more rows were"
@@ -145,18 +206,30 @@ def _listed(backup: Backup, show_progress: bool | None) -> list[Payload]:
     return payloads
 
 
-def _database_opener(backup: Backup, payloads: list[Payload], workdir: Path) -> OpenDatabase:
-    """Open payload databases for harvesting, through a private copy in the cache."""
+def _database_opener(
+    backup: Backup, payloads: list[Payload], workdir: Path, decrypt: Decrypt | None
+) -> OpenDatabase:
+    """Open payload databases for harvesting, through a private copy: in the cache, or in
+    memory when ``decrypt`` decrypts them (a payload it has no key for is not opened)."""
     relpaths = {p.file_id: p.relpath for p in payloads if stat.S_ISREG(p.st_mode)}
+
+    def payload(fid: str) -> SizedReader | None:
+        file = SourceFile(backup.root / relpaths[fid])
+        return file if decrypt is None else decrypt(fid, file)
 
     def open_database(fid: str, wal_fid: str | None) -> sqlite3.Connection | None:
         if fid not in relpaths:
             return None
-        copy = workdir / f"harvest-{fid}.sqlite"
-        wal = backup.root / relpaths[wal_fid] if wal_fid in relpaths else None
+        copy = (IN_MEMORY / secrets.token_hex(8) if decrypt else workdir) / f"harvest-{fid}.sqlite"
         try:
-            snapshot_database(backup.root / relpaths[fid], copy, wal)
-            conn = sqlite3.connect(readonly_uri(copy), uri=True)
+            database = payload(fid)
+            wal = payload(wal_fid) if wal_fid in relpaths else None  # type: ignore[arg-type]
+            if database is None:
+                return None
+            copy_database(database, wal, copy)
+            conn = connect_readonly(copy)
+            if decrypt:
+                remove_database(copy)  # the connection keeps it as long as harvesting reads it
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except (OSError, sqlite3.Error) as exc:
             log.info("cannot read %s for names: %s", relpaths[fid], exc)
@@ -186,6 +259,7 @@ def build_index(
     catalog_path: Path | None = None,
     names_from: list[Path] | None = None,
     complete_later: bool = False,
+    keys: Sequence[ClassKeys | None] | None = None,
 ) -> Index:
     """Return the index for these backups, building it when absent or stale.
 
@@ -195,18 +269,24 @@ def build_index(
 
     ``names_from`` are other backups (folders) or index files whose names may name files
     of these backups; sibling backups in the same MobileSync folder are always used.
+
+    ``keys`` are the class keys of each encrypted backup whose password was given (None
+    for the others). With any, the index is built in memory and lives only as long as
+    this process (and a child forked from it): it holds names and keys that were
+    decrypted, which must never reach a disk. It is built anew each time.
     """
     catalog_path = catalog_path or DEFAULT_CATALOG
     catalog = Catalog.load(catalog_path)
     other_indexes = [_other_indexes(backup, names_from or []) for backup in backups]
     expected = signature(backups, catalog_stamp(catalog_path, catalog), [p for group in other_indexes for p in group])
-    path = index_file(backups, index_dir)
-    if path.exists():
+    keys = list(keys or [None] * len(backups))
+    path = memory_index_file(backups) if any(keys) else index_file(backups, index_dir)
+    if database_exists(path):
         try:
             index = Index(path)
             if index.meta.get("signature") == expected:
                 log.info("reusing index %s", path)
-                if not all(m is None or m.exists() for m in index.manifests):
+                if not all(m is None or database_exists(m) for m in index.manifests):
                     raise ValueError("a copy of Manifest.db it points into is gone")
                 if not complete_later:
                     index.close()
@@ -227,7 +307,8 @@ def build_index(
             stats, pending_dirs = [], []
             for number, (backup, prefix) in enumerate(zip(backups, prefixes)):
                 backup_stats, unnamed = _place_backup(
-                    conn, tree, number, backup, prefix, copies[number], other_indexes[number], catalog, show_progress
+                    conn, tree, number, backup, prefix, copies[number], other_indexes[number], catalog, show_progress,
+                    keys[number],
                 )
                 stats.append(backup_stats.as_meta())
                 # Filled later (index.complete): the readable folder from the named databases,
@@ -240,7 +321,7 @@ def build_index(
                             "pending_dirs": pending_dirs})
     except BaseException:
         for copy in copies:
-            copy.unlink(missing_ok=True)
+            remove_database(copy)
         raise
     if not complete_later:
         complete_index(path, show_progress)
@@ -257,21 +338,32 @@ def _place_backup(
     other_indexes: list[Path],
     catalog: Catalog,
     show_progress: bool | None,
+    keys: ClassKeys | None,
 ) -> tuple[BackupStats, int]:
-    """Name and place one backup's payloads; returns its statistics and how many stay unnamed."""
+    """Name and place one backup's payloads; returns its statistics and how many stay unnamed.
+
+    With ``keys`` (an encrypted backup whose password was given, in an index kept in
+    memory), each payload its manifest gives a key for is recorded to be shown decrypted.
+    """
     clock = PhaseClock()
     payloads = _listed(backup, show_progress)
     clock.lap("list")
-    with tempfile.TemporaryDirectory(dir=manifest_copy.parent) as workdir:
-        copied = _copy_manifest_rows(conn, number, backup, prefix, manifest_copy, show_progress)
+    # On disk only what is not decrypted: copies of other backups' indexes, and of this one's databases when not encrypted.
+    with tempfile.TemporaryDirectory(dir=None if in_memory(manifest_copy) else manifest_copy.parent) as workdir:
+        # Rows of an encrypted backup hold keys, which the copy by SQL would leave behind, and
+        # its files are decrypted or marked as encrypted one by one: they are read the careful way.
+        copied = None if backup.info.encrypted else _copy_manifest_rows(
+            conn, number, backup, prefix, manifest_copy, show_progress
+        )
         if copied is not None:
             result, state, copied_rows = copied
             conn.execute("UPDATE backups SET manifest=? WHERE no=?", (str(manifest_copy), number))
             named_by_copy, snapshot_copies, missing = match_payloads(conn, number, payloads, backup.layout)
         else:
-            manifest_copy.unlink(missing_ok=True)
-            result, state = read_manifest(backup, Path(workdir), show_progress)
+            remove_database(manifest_copy)
+            result, state = read_manifest(backup, Path(workdir), show_progress, keys, manifest_copy)
             named_by_copy, snapshot_copies, missing, copied_rows = set(), [], 0, 0
+        file_keys = _file_keys(result.records) if keys else {}
         clock.lap("read_manifest")
         payload_ids = {p.file_id for p in payloads}
         to_name = payload_ids - named_by_copy
@@ -287,7 +379,8 @@ def _place_backup(
                 everything = {**known, **names}
                 bar.update(1)
                 bar.describe("from databases that name files")
-                harvest_names(everything, payload_ids, _database_opener(backup, payloads, Path(workdir)))
+                decrypt = _decryption(keys, file_keys) if keys else None
+                harvest_names(everything, payload_ids, _database_opener(backup, payloads, Path(workdir), decrypt))
 
                 def generating(share: float, what: str) -> None:
                     bar.update(2 + 2 * share)
@@ -300,20 +393,26 @@ def _place_backup(
             bar.update(4)
             bar.describe(f"{named:,} of {len(payload_ids):,} named")
         clock.lap("name")
-    placed = named_nodes(number, prefix, payloads, names, result.records) + snapshot_copies
+    placed = named_nodes(number, prefix, payloads, names, result.records, bool(backup.info.encrypted), file_keys)
+    placed += snapshot_copies
     with Progress("Writing the index", len(placed), unit="entries", show=show_progress) as bar:
         tree.add(_counted(placed, bar))
+    if keys:
+        if not in_memory(manifest_copy):  # beside the index: both in memory, or both on a disk
+            raise AssertionError("the keys of an encrypted backup must never be written into an index on a disk")
+        _write_keys(conn, number, keys, payloads, file_keys)
     unnamed = len(payload_ids) - named
     tree.add([folder_node(prefix)] if prefix else [])
     tree.add([folder_node(prefix + (OTHER_DATA,))] if unnamed else [])
     tree.add([folder_node(prefix + (READABLE_FOLDER,))])
-    if backup.info.encrypted and state.state != "intact":
+    if backup.info.encrypted and state.state not in ("intact", "locked"):
         tree.add([notice_node(prefix, ENCRYPTED_NO_INDEX_TEXT)])
     clock.lap("place")
     missing += len({r.file_id for r in result.records if r.kind is Kind.FILE} - payload_ids)
     stats = _backup_stats(backup, payloads, names, state, len(result.records) + copied_rows, missing)
     stats.seconds = clock.laps
     stats.unnamed_to_type = unnamed
+    stats.decrypted = bool(keys)
     if named_by_copy:
         stats.named[Origin.MANIFEST] = stats.named.get(Origin.MANIFEST, 0) + len(named_by_copy)
     log.info("%s: %s", backup.root, ", ".join(f"{phase} {secs:.2f} s" for phase, secs in clock.laps.items()))
@@ -340,7 +439,7 @@ def _copy_manifest_rows(
         return None
     try:
         snapshot_database(index_path, copy, None)
-        with closing(sqlite3.connect(readonly_uri(copy), uri=True)) as manifest:
+        with closing(connect_readonly(copy)) as manifest:
             domains = plain_domains(manifest, "main")
             rows = manifest.execute("SELECT count(*) FROM Files").fetchone()[0]
     except (OSError, sqlite3.DatabaseError):
@@ -370,6 +469,42 @@ def _copy_manifest_rows(
         conn.execute("DELETE FROM nodes WHERE backup=?", (number,))
         return None
     return result, ManifestState("intact", None), copied
+
+
+def _file_keys(records: list[ManifestRecord]) -> dict[str, tuple[bytes, int | None]]:
+    """Per file id, the wrapped key and recorded size its manifest row gives (files with a key only)."""
+    return {r.file_id: (r.encryption_key, r.size) for r in records if r.kind is Kind.FILE and r.encryption_key}
+
+
+def _decryption(keys: ClassKeys, file_keys: dict[str, tuple[bytes, int | None]]) -> Decrypt:
+    """Opens a payload decrypted, by its file id; None for one without a key, or a damaged one."""
+
+    def decrypt(fid: str, payload: SourceFile) -> SizedReader | None:
+        if fid not in file_keys:
+            return None
+        wrapped, size = file_keys[fid]
+        try:
+            return DecryptedReader(payload, keys.unwrap(wrapped), plaintext_size(payload.size, size))
+        except DamagedKeyError as exc:
+            log.info("cannot decrypt %s: %s", fid, exc)
+            return None
+
+    return decrypt
+
+
+def _write_keys(
+    conn: sqlite3.Connection,
+    number: int,
+    keys: ClassKeys,
+    payloads: list[Payload],
+    file_keys: dict[str, tuple[bytes, int | None]],
+) -> None:
+    """What decrypts this backup's payloads, into an index kept in memory (never one on a disk)."""
+    conn.executemany("INSERT INTO class_keys VALUES (?, ?, ?)", [(number, clas, key) for clas, key in keys.items()])
+    conn.executemany(
+        "INSERT OR IGNORE INTO file_keys VALUES (?, ?, ?, ?)",
+        [(number, p.relpath, *file_keys[p.file_id]) for p in payloads if p.file_id in file_keys],
+    )
 
 
 def _counted(nodes: list[Node], bar: Progress) -> Iterator[Node]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from backupfs.index.schema import FORMAT_VERSION
 from backupfs.naming.catalog import Catalog
 from backupfs.source.discover import ROOT_FILES, Backup
 from backupfs.source.payloads import SNAPSHOT
+from backupfs.source.sqlite import IN_MEMORY
 
 
 def default_index_dir() -> Path:
@@ -43,6 +45,12 @@ def index_file(backups: list[Backup], index_dir: Path | None) -> Path:
             f"cannot create the index folder {path.parent} ({exc.strerror}): give a writable one with --index-dir."
         ) from None
     return path
+
+
+def memory_index_file(backups: list[Backup]) -> Path:
+    """Where the index of these backups lives when it must not reach a disk (see :mod:`backupfs.source.sqlite`): a new place each time."""
+    key = hashlib.sha1("\n".join(b.identity() for b in backups).encode()).hexdigest()
+    return IN_MEMORY / secrets.token_hex(8) / f"{key}.index.sqlite"
 
 
 def catalog_stamp(catalog_path: Path, catalog: Catalog) -> str:

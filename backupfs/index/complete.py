@@ -38,6 +38,7 @@ from pathlib import Path
 from backupfs.errors import BackupfsError
 from backupfs.index.manifest_rows import row_attributes
 from backupfs.index.paths import OTHER_DATA, unnamed_nodes
+from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.readable import (
     IndexBackup,
     copies_folder,
@@ -56,7 +57,7 @@ from backupfs.readable.base import READABLE_FOLDER
 from backupfs.readable.registry import RENDERERS
 from backupfs.source.manifest.records import Kind
 from backupfs.source.payloads import UNSTATED, Payload, list_payloads, shown_size
-from backupfs.source.sqlite import readonly_uri
+from backupfs.source.sqlite import in_memory, readonly_uri, remove_database
 from backupfs.source.sqlite_view import merged_view
 
 TYPING = "Sorting unnamed files by type"
@@ -64,9 +65,14 @@ _STOP_SECONDS = 5.0
 
 
 def complete_index(path: Path, show_progress: bool | None = None) -> None:
-    """Leave nothing pending or lazily read in the index at ``path``."""
+    """Leave nothing pending or lazily read in the index at ``path``.
+
+    An index kept in memory serves this process only, which may never list the readable
+    folder: its sizes are left to be measured on first use rather than by rendering everything.
+    """
     for step in STEP_ORDER:
-        STEPS[step](path, show_progress)
+        if not (step == "measuring" and in_memory(path)):
+            STEPS[step](path, show_progress)
 
 
 def completion_status_path(index_path: Path) -> Path:
@@ -76,7 +82,7 @@ def completion_status_path(index_path: Path) -> Path:
 
 def running_completion(index_path: Path) -> Status | None:
     """How far another process (a mount's background completion) is with this index, if one is at it."""
-    return read_status(completion_status_path(index_path))
+    return None if in_memory(index_path) else read_status(completion_status_path(index_path))
 
 
 def unnamed_payloads(index: Index) -> list[tuple[int, list[Payload]]]:
@@ -157,10 +163,14 @@ def fill_attributes(path: Path, show_progress: bool | None = None, status: Statu
     """
     index = Index(path)
     try:
-        manifests, roots, unknown = index.manifests, index.roots, index.unread_count()
+        _fill_attributes(index, show_progress, status)
     finally:
         index.close()
-    if not unknown:
+
+
+def _fill_attributes(index: Index, show_progress: bool | None, status: StatusFile | None) -> None:
+    path, manifests, files = index.path, index.manifests, PayloadFiles(index)
+    if not index.unread_count():
         return
 
     def phase(label: str, total: int) -> Progress:
@@ -183,14 +193,14 @@ def fill_attributes(path: Path, show_progress: bool | None = None, status: Statu
         )
         conn.execute("UPDATE backups SET manifest=NULL")
         conn.execute("CREATE TEMP TABLE stated(depth INTEGER, path BLOB, size INTEGER, mtime_ns INTEGER)")
-        _fill_payload_stats(conn, roots, phase)
+        _fill_payload_stats(conn, files, phase)
         conn.execute(
             "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
         )
-        _fill_view_sizes(conn, roots, phase)
+        _fill_view_sizes(conn, files, phase)
     for manifest in manifests:
         if manifest is not None:
-            manifest.unlink(missing_ok=True)
+            remove_database(manifest)
 
 
 def _fill_manifest_rows(conn: sqlite3.Connection, number: int, manifest: Path, bar: Progress) -> None:
@@ -216,7 +226,7 @@ def _fill_manifest_rows(conn: sqlite3.Connection, number: int, manifest: Path, b
         conn.execute("DETACH DATABASE manifest")
 
 
-def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], phase: Callable[[str, int], Progress]) -> None:
+def _fill_payload_stats(conn: sqlite3.Connection, files: PayloadFiles, phase: Callable[[str, int], Progress]) -> None:
     """Size and mtime of every file whose listing left them unknown, into ``stated``.
 
     Runs once the manifest's mtimes are in ``nodes``, so only what they leave unknown is read.
@@ -229,16 +239,15 @@ def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], phase: Call
         (UNSTATED, UNSTATED),
     ).fetchall()
 
-    root_names = [str(root) for root in roots]
-
     def stat_batch(batch: list[tuple]) -> list[tuple]:
         done = []
         for depth, node_path, backup, source, size, mtime_ns in batch:
             try:
-                st = os.lstat(os.path.join(root_names[backup], source))
+                st = os.lstat(os.path.join(files.root_name(backup), source))
             except OSError:
                 continue  # left unknown: the filesystem will try again, and say why
-            done.append((depth, node_path, shown_size(st) if size == UNSTATED else size,
+            shown = files.shown_size(backup, source, shown_size(st)) if size == UNSTATED else size
+            done.append((depth, node_path, shown,
                          st.st_mtime_ns if mtime_ns == UNSTATED else mtime_ns))
         bar.advance(len(batch))
         return done
@@ -251,7 +260,7 @@ def _fill_payload_stats(conn: sqlite3.Connection, roots: list[Path], phase: Call
     conn.executemany("INSERT INTO stated VALUES (?,?,?,?)", stated)
 
 
-def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], phase: Callable[[str, int], Progress]) -> None:
+def _fill_view_sizes(conn: sqlite3.Connection, files: PayloadFiles, phase: Callable[[str, int], Progress]) -> None:
     """The size of each database shown merged with its ``-wal``: it means reading the whole ``-wal``.
 
     A database that cannot be read keeps the payload's size, as the filesystem shows it then.
@@ -263,7 +272,7 @@ def _fill_view_sizes(conn: sqlite3.Connection, roots: list[Path], phase: Callabl
     with phase("Merging databases with their -wal", len(rows)) as bar:
         for depth, node_path, backup, source, wal_source, size in rows:
             try:
-                view = merged_view(roots[backup], source, wal_source)
+                view = merged_view(functools.partial(files.open, backup), source, wal_source)
             except OSError:
                 view = None
             sizes.append((size if view is None else view.size, depth, node_path))
@@ -303,7 +312,7 @@ def plan_readable(path: Path, show_progress: bool | None = None, status: StatusF
         todo = [number for folder, number in folders.items() if folder in index.pending_dirs]
         if not todo:
             return
-        stats = index.backup_stats
+        stats, files = index.backup_stats, PayloadFiles(index)
         with Progress("Reading your data", len(todo) * len(RENDERERS), unit=None, show=show_progress,
                       status=status) as bar, write_errors(path), new_index(path, start_from=path) as conn:
             # Renderers find databases and files by name: planning here, and rendering in the mount.
@@ -312,11 +321,12 @@ def plan_readable(path: Path, show_progress: bool | None = None, status: StatusF
             for number in todo:
                 home = "/".join((*index.prefixes[number], READABLE_FOLDER))
                 backup = IndexBackup(
-                    functools.partial(find_named, conn, number, outside=home), index.roots[number],
+                    functools.partial(find_named, conn, number, outside=home), files, number,
                     index.prefixes[number], copies_folder(path, number),
                 )
                 nodes, stats[number].readable = readable_nodes(
-                    backup, number, index.prefixes[number], bool(stats[number].encrypted), bar.advance
+                    backup, number, index.prefixes[number], bool(stats[number].encrypted) and not files.encrypted(number),
+                    bar.advance,
                 )
                 tree.add(nodes)
             tree.finish()
@@ -379,6 +389,25 @@ class Completion:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+class InProcessCompletion:
+    """Runs the steps of an index kept in memory in the filesystem's own process, which alone sees it.
+
+    A step cannot be stopped halfway here: once stopped, no other starts, and the one
+    running ends with the process.
+    """
+
+    def __init__(self, index_path: Path) -> None:
+        self.index_path = index_path
+        self._stopped = False
+
+    def run(self, step: str) -> None:
+        if not self._stopped:
+            STEPS[step](self.index_path, show_progress=False)
+
+    def stop(self) -> None:
+        self._stopped = True
 
 
 def _end_when_told(status: StatusFile) -> None:

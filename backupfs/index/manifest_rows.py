@@ -15,7 +15,7 @@ from pathlib import Path
 from backupfs.index.paths import recorded_attributes
 from backupfs.source.manifest.mbfile import decode_mbfile
 from backupfs.source.manifest.records import Kind
-from backupfs.source.sqlite import readonly_uri
+from backupfs.source.sqlite import connect_readonly
 
 
 def row_attributes(kind: Kind, blob: object) -> tuple[int, int, int | None]:
@@ -54,6 +54,6 @@ class ManifestMetadata:
             manifest = self._manifests[backup]
             if manifest is None:
                 raise sqlite3.OperationalError("no copy of Manifest.db is recorded for this backup")
-            conn = sqlite3.connect(readonly_uri(manifest), uri=True, check_same_thread=False)
+            conn = connect_readonly(manifest, check_same_thread=False)
             self._connections[backup] = conn
         return conn

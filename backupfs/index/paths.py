@@ -50,6 +50,7 @@ from backupfs.index.schema import Node
 from backupfs.naming.prove import Name, Origin
 from backupfs.readable.base import READABLE_FOLDER
 from backupfs.sniff import FileType
+from backupfs.source.crypto import plaintext_size
 from backupfs.source.manifest.records import Kind, ManifestRecord
 from backupfs.source.payloads import UNSTATED, Payload
 
@@ -64,6 +65,9 @@ OTHER_DATA = "other-data"
 # Folders the mount adds beside the domains, and how a domain of the same name is shown instead.
 OWN_FOLDERS = {OTHER_DATA: "%6Fther-data", READABLE_FOLDER: "%30 Your data"}
 RAW_SUFFIX = ".raw"
+ENCRYPTED_SUFFIX = ".encrypted"
+"""Ends the name of a file of an encrypted backup that cannot be decrypted (no key, or no password)."""
+ENCRYPTED_TYPE = "encrypted"
 NAME_MAX = 255
 MAX_PATH_BYTES = 3072
 EMPTY_DOMAIN = "(empty)"
@@ -165,8 +169,15 @@ def named_nodes(
     payloads: Iterable[Payload],
     names: Mapping[str, Name],
     records: Iterable[ManifestRecord],
+    encrypted: bool = False,
+    file_keys: Mapping[str, tuple[bytes, int | None]] | None = None,
 ) -> list[Node]:
     """Every named payload of one backup, and the index's directories and symlinks.
+
+    In an ``encrypted`` backup, a payload is shown decrypted when ``file_keys`` holds its
+    key (and the size its manifest records); any other keeps its proven name with
+    :data:`ENCRYPTED_SUFFIX` and the type ``encrypted``, so that neither a person nor a
+    program takes its ciphertext for the file.
 
     Paths may still clash and parent folders may be missing: :class:`backupfs.index.tree.TreeWriter`
     settles both. Unnamed payloads are placed by :func:`unnamed_nodes` once typed, which
@@ -183,9 +194,16 @@ def named_nodes(
             continue
         path = prefix + safe_path(name.domain, name.relative_path)
         record = name.record
+        key = (file_keys or {}).get(payload.file_id)
+        locked = encrypted and key is None
+        if locked:
+            path = path[:-1] + (safe_component(path[-1] + ENCRYPTED_SUFFIX),)
         if duplicate:
             path = path[:-1] + (path[-1] + "~snapshot",)
         mode, mtime_ns = recorded_attributes(Kind.FILE, record and record.mode, record and record.mtime)
+        size = payload.size
+        if key is not None and size != UNSTATED:
+            size = plaintext_size(size, key[1])
         nodes.append(
             Node(
                 path="/".join(path),
@@ -199,6 +217,7 @@ def named_nodes(
                 origin=name.origin,
                 manifest_size=record.size if record else None,
                 real_name=f"{name.domain}/{name.relative_path}",
+                file_type=ENCRYPTED_TYPE if locked else None,
             )
         )
     for record in records:

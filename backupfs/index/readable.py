@@ -34,6 +34,7 @@ from itertools import repeat
 from pathlib import Path
 from urllib.parse import quote
 
+from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.schema import Node, encode
 from backupfs.index.sorting import ignore_interrupts
 from backupfs.index.store import Index
@@ -41,8 +42,12 @@ from backupfs.readable.base import READABLE_FOLDER, Plan, Renderer, lenient_text
 from backupfs.readable.registry import RENDERERS
 from backupfs.source.manifest.records import Kind
 from backupfs.source.payloads import UNSTATED, shown_size
-from backupfs.source.safe_open import SourceFile
-from backupfs.source.sqlite import readonly_uri, snapshot_database
+from backupfs.source.sqlite import (
+    connect_readonly,
+    copy_database,
+    database_exists,
+    in_memory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +73,12 @@ nothing to show here. The files it did find are in the other folders of the moun
 """
 
 ENCRYPTED = """\
-This backup is encrypted: its databases (messages, contacts, notes...) hold only
-encrypted bytes, so backupfs cannot show them here in readable form.
+This backup is encrypted, and backupfs could not decrypt it here: its databases
+(messages, contacts, notes...) are shown only as encrypted bytes.
+
+If you know the backup's password, mount it again with it ('backupfs mount' asks
+for it). If its index (Manifest.db) is gone, the keys of its files are gone with
+it and no password can decrypt them: README-backupfs.txt at the top says more.
 """
 
 Find = Callable[[str], "Node | None"]  # "domain/relativePath" -> the node that shows it, outside the readable folder
@@ -78,9 +87,10 @@ Find = Callable[[str], "Node | None"]  # "domain/relativePath" -> the node that 
 class IndexBackup:
     """One backup of an index, as a renderer may read it (the ``Backup`` of :mod:`backupfs.readable.base`)."""
 
-    def __init__(self, find: Find, root: Path, prefix: tuple[str, ...], copies: Path) -> None:
+    def __init__(self, find: Find, files: PayloadFiles, number: int, prefix: tuple[str, ...], copies: Path) -> None:
         self._find = find
-        self._root = root
+        self._files = files
+        self._number = number
         self._home = "/".join((*prefix, READABLE_FOLDER))
         self._copies = copies
         self._opened: list[sqlite3.Connection] = []
@@ -97,10 +107,11 @@ class IndexBackup:
         if node is None or (node.size != UNSTATED and node.mtime_ns != UNSTATED):
             return node
         try:
-            st = os.lstat(self._root / (node.source or ""))
+            st = os.lstat(os.path.join(self._files.root_name(self._number), node.source or ""))
         except OSError:
             return node  # the completion's own stat will say what is wrong with it
-        return dataclasses.replace(node, size=shown_size(st) if node.size == UNSTATED else node.size,
+        size = self._files.shown_size(self._number, node.source or "", shown_size(st))
+        return dataclasses.replace(node, size=size if node.size == UNSTATED else node.size,
                                    mtime_ns=st.st_mtime_ns if node.mtime_ns == UNSTATED else node.mtime_ns)
 
     def _reading(self, domain: str, relative_path: str) -> Node | None:
@@ -117,7 +128,7 @@ class IndexBackup:
         if node is None:
             return None
         try:
-            payload = SourceFile(node.source or "", self._root)
+            payload = self._files.open(self._number, node.source or "")
             return payload.read(min(payload.size, _MAX_READ), 0)
         except OSError:
             return None
@@ -127,16 +138,15 @@ class IndexBackup:
         if node is None:
             return None
         copy = self._copies / f"{node.file_id or 'database'}.sqlite"
-        if not copy.exists():
-            self._copies.mkdir(mode=0o700, parents=True, exist_ok=True)  # messages are private
-            aside = copy.with_name(f"{copy.name}.{os.getpid()}.tmp")
-            wal = self._root / node.wal_source if node.wal_source else None
+        if not database_exists(copy):
+            if not in_memory(copy):
+                self._copies.mkdir(mode=0o700, parents=True, exist_ok=True)  # messages are private
             try:
-                snapshot_database(self._root / (node.source or ""), aside, wal)
-                os.replace(aside, copy)
-            finally:
-                aside.unlink(missing_ok=True)
-        conn = sqlite3.connect(readonly_uri(copy), uri=True)
+                wal = self._files.open(self._number, node.wal_source) if node.wal_source else None
+            except OSError:
+                wal = None
+            copy_database(self._files.open(self._number, node.source or ""), wal, copy)
+        conn = connect_readonly(copy)
         conn.text_factory = lenient_text
         self._opened.append(conn)
         return conn
@@ -174,6 +184,8 @@ def copies_folder(index_path: Path, backup: int) -> Path:
 
 def remove_copies(index_path: Path) -> None:
     """Forget the copies made for an index being replaced: the backup may hold other databases now."""
+    if in_memory(index_path):
+        return  # a new index in memory has new copies: its path is new
     for folder in index_path.parent.glob(f"{index_path.name}.databases-*"):
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -191,14 +203,15 @@ def reading(backup: IndexBackup) -> Iterator[IndexBackup]:
 
 
 def readable_nodes(
-    backup: IndexBackup, number: int, prefix: tuple[str, ...], encrypted: bool, done: Callable[[], None]
+    backup: IndexBackup, number: int, prefix: tuple[str, ...], locked: bool, done: Callable[[], None]
 ) -> tuple[list[Node], dict[str, str]]:
     """The nodes of one backup's readable folder, and what each renderer says of its part.
 
-    ``done()`` is called after each renderer, for a progress bar.
+    ``done()`` is called after each renderer, for a progress bar; ``locked`` when the backup
+    is encrypted and cannot be decrypted.
     """
     home = (*prefix, READABLE_FOLDER)
-    if encrypted:
+    if locked:
         return [_text_node(home, "About this folder.txt", number, ENCRYPTED)], {}
     nodes: list[Node] = []
     summaries: dict[str, str] = {}
@@ -250,13 +263,13 @@ def _reason(exc: Exception) -> str:
     return str(exc).strip().rstrip(".") or type(exc).__name__
 
 
-def render(index: Index, node: Node) -> bytes:
+def render(index: Index, files: PayloadFiles, node: Node) -> bytes:
     """The bytes of a rendered file of the readable folder; a short explanation when it cannot be rendered."""
     folder, _, key = (node.view or "").partition("/")
     prefix = index.prefixes[node.backup]
     home = "/".join((*prefix, READABLE_FOLDER))
     backup = IndexBackup(
-        lambda real_name: index.named(node.backup, real_name, home), index.roots[node.backup], prefix,
+        lambda real_name: index.named(node.backup, real_name, home), files, node.backup, prefix,
         copies_folder(index.path, node.backup),
     )
     with reading(backup):
@@ -279,7 +292,7 @@ def measured_chunks(index_path: Path, paths: list[str]) -> Iterator[list[tuple[i
     afresh, not forked: the caller may run threads).
     """
     chunks = [paths[start : start + _MEASURED_AT_A_TIME] for start in range(0, len(paths), _MEASURED_AT_A_TIME)]
-    if len(paths) < _MEASURED_IN_PROCESSES:
+    if len(paths) < _MEASURED_IN_PROCESSES or in_memory(index_path):  # another process cannot see this memory
         yield from (measure(index_path, chunk) for chunk in chunks)
         return
     context = multiprocessing.get_context("spawn")
@@ -296,11 +309,12 @@ def measure(index_path: Path, paths: list[str]) -> list[tuple[int, int, bytes]]:
     """Render the files at ``paths`` of the index at ``index_path`` and say how long each is."""
     index = Index(index_path)
     try:
+        files = PayloadFiles(index)
         measured = []
         for path in paths:
             node = index.lookup(path)
             if node is not None and node.view is not None:
-                measured.append((len(render(index, node)), node.depth, encode(node.path)))
+                measured.append((len(render(index, files, node)), node.depth, encode(node.path)))
         return measured
     finally:
         index.close()

@@ -19,7 +19,7 @@ from operator import attrgetter
 
 from backupfs.source.manifest.records import Kind
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 FORMAT_CHANGES = {
     1: "a persistent index of the mount's tree in the user's cache folder",
     2: "names harvested from the backup's own databases",
@@ -31,6 +31,7 @@ FORMAT_CHANGES = {
     8: "names made safe by the rules of index.paths (escapes, length limits, link targets)",
     9: "meta of each backup holds unnamed_to_type, the files still to be sorted by type",
     10: "view: a file of the readable folder rendered on open (renderer and key); real_name indexed",
+    11: "file_keys and class_keys: what decrypts an encrypted backup's payloads (indexes kept in memory only)",
 }
 
 SCHEMA = """
@@ -57,7 +58,19 @@ CREATE TABLE nodes(
     view TEXT,
     PRIMARY KEY(depth, path)
 ) WITHOUT ROWID;
+CREATE TABLE file_keys(
+    backup INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    wrapped_key BLOB NOT NULL,
+    size INTEGER,
+    PRIMARY KEY(backup, source)
+) WITHOUT ROWID;
+CREATE TABLE class_keys(backup INTEGER NOT NULL, class INTEGER NOT NULL, key BLOB NOT NULL, PRIMARY KEY(backup, class));
 """
+SECRET_TABLES = ("file_keys", "class_keys")
+"""Tables only an index kept in memory fills (see :mod:`backupfs.source.sqlite`): with them,
+a payload of an encrypted backup is decrypted (each file's key, wrapped as its manifest
+holds it, and the plaintext size it records; the backup's unwrapped class keys)."""
 
 
 @dataclass(slots=True)

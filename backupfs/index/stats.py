@@ -38,7 +38,7 @@ class BackupStats:
     encrypted: bool | None
     layout: str  # "hashed" (iOS 10+) or "flat"
     index_file: str | None  # Manifest.db or Manifest.mbdb, when there is one
-    index_state: str  # "intact", "damaged" or "missing"
+    index_state: str  # "intact", "damaged", "missing" or "locked" (encrypted, and no password given)
     index_problem: str | None
     index_records: int
     notes: list[str]
@@ -49,6 +49,7 @@ class BackupStats:
     unnamed_to_type: int = 0  # files still to be sorted by type
     seconds: dict[str, float] = field(default_factory=dict)  # by phase of the build
     readable: dict[str, str] = field(default_factory=dict)  # folder of the readable folder -> what it holds
+    decrypted: bool = False  # encrypted, and its password was given: what has a key is shown decrypted
 
     def as_meta(self) -> dict[str, Any]:
         return asdict(self)

@@ -26,7 +26,7 @@ from backupfs.index.schema import (
 )
 from backupfs.index.stats import BackupStats
 from backupfs.source.payloads import UNSTATED
-from backupfs.source.sqlite import readonly_uri
+from backupfs.source.sqlite import connect_readonly
 
 _SELECT = ", ".join(COLUMNS)
 
@@ -95,6 +95,21 @@ class Index:
             rows = conn.execute(query, () if everything else (UNSTATED,)).fetchall()
         return [decode(path) or "" for (path,) in rows]
 
+    def class_keys(self) -> dict[int, dict[int, bytes]]:
+        """Per backup whose payloads can be decrypted, its class keys (an index kept in memory only)."""
+        keys: dict[int, dict[int, bytes]] = {}
+        with self._connection() as conn:
+            for backup, clas, key in conn.execute("SELECT backup, class, key FROM class_keys"):
+                keys.setdefault(backup, {})[clas] = key
+        return keys
+
+    def file_key(self, backup: int, source: str) -> tuple[bytes, int | None] | None:
+        """The wrapped key of the payload at ``source`` and the plaintext size its manifest records."""
+        with self._connection() as conn:
+            return conn.execute(
+                "SELECT wrapped_key, size FROM file_keys WHERE backup=? AND source=?", (backup, source)
+            ).fetchone()
+
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         """A connection to the current file, taken from the pool and given back after use."""
@@ -103,7 +118,7 @@ class Index:
             try:
                 conn, generation = self._pool.get_nowait()
             except queue.Empty:
-                conn = sqlite3.connect(readonly_uri(self.path), uri=True, check_same_thread=False)
+                conn = connect_readonly(self.path, check_same_thread=False)
                 generation = self._generation
             if generation != self._generation:  # opened on a file since replaced
                 conn.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from backupfs.errors import BackupfsError
 from backupfs.index.schema import SCHEMA
+from backupfs.source.sqlite import in_memory, new_memory_database
 
 # Index files this process is writing: one that must exit at once removes them first
 # (see backupfs.index.complete), as an interrupted build must leave nothing behind.
@@ -32,7 +33,12 @@ def new_index(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Co
     The file starts empty, or as a copy of ``start_from``. It is written next to ``path``
     and only renamed into place once complete: readers of the old file keep reading it
     (an index is never modified in place) and an interrupted build leaves nothing behind.
+    An index kept in memory (that of an encrypted backup) is replaced the same way.
     """
+    if in_memory(path):
+        with new_memory_database(path, start_from) as conn:
+            yield conn
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, index_tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -20,11 +20,8 @@ import errno
 import logging
 import struct
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
-
-from backupfs.source.safe_open import SourceFile
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +32,25 @@ class Reader(Protocol):
     """What serves a file's bytes: a payload, a view, a text."""
 
     def read(self, size: int, offset: int) -> bytes: ...
+
+
+class SizedReader(Reader, Protocol):
+    """A reader that knows its size: a file of the source, decrypted or not."""
+
+    size: int
+
+
+class BytesReader:
+    """Serves bytes held in memory (a text, a rendered page, a decrypted file)."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+
+    def read(self, size: int, offset: int) -> bytes:
+        return self.data[offset : offset + size]
 
 _MAGIC = b"SQLite format 3\x00"
 _HEADER_SIZE = 100
@@ -268,15 +284,18 @@ def open_view(
     return SqliteView(read_db, db_size, page_size, bytes(patched), read_wal, wal_pages, size)
 
 
-def merged_view(root: Path, source: str, wal_source: str | None) -> SqliteView | None:
+def merged_view(
+    open_payload: Callable[[str], SizedReader], source: str, wal_source: str | None
+) -> SqliteView | None:
     """The database at ``source`` with its ``-wal`` merged in (None: not an SQLite database).
 
-    Raises OSError when the database cannot be read, or its ``-wal`` has gone since the
-    index was built; a ``-wal`` that cannot be read is left out.
+    ``open_payload`` opens a payload of the backup by its path in the backup's folder (as
+    it is, or decrypted). Raises OSError when the database cannot be read, or its ``-wal``
+    has gone since the index was built; a ``-wal`` that cannot be read is left out.
     """
-    database = SourceFile(source, root)
+    database = open_payload(source)
     try:
-        wal = SourceFile(wal_source, root) if wal_source else None
+        wal = open_payload(wal_source) if wal_source else None
     except FileNotFoundError:
         raise  # listed when indexed, gone now: fail the read rather than show older content
     except OSError:  # unreadable, or not a regular file: the database alone is what can be shown

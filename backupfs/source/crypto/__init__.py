@@ -8,7 +8,7 @@ Uses the ``cryptography`` package for AES; imports only ``backupfs.errors`` and
 ``backupfs.source``.
 """
 
-from backupfs.source.crypto.cbc import DecryptedReader, decrypt_whole
+from backupfs.source.crypto.cbc import DecryptedReader, decrypt_whole, plaintext_size
 from backupfs.source.crypto.keybag import (
     ClassKeys,
     DamagedKeyError,
@@ -16,4 +16,4 @@ from backupfs.source.crypto.keybag import (
     WrongPasswordError,
 )
 
-__all__ = ["ClassKeys", "DamagedKeyError", "DecryptedReader", "Keybag", "WrongPasswordError", "decrypt_whole"]
+__all__ = ["ClassKeys", "DamagedKeyError", "DecryptedReader", "Keybag", "WrongPasswordError", "decrypt_whole", "plaintext_size"]

@@ -87,6 +87,14 @@ class DecryptedReader:
         return plain[offset - base : end - base]
 
 
+def plaintext_size(ciphertext_size: int, recorded_size: int | None) -> int:
+    """How much plaintext an encrypted payload gives: the Size its manifest records, less
+    when the payload was cut short (only whole blocks decrypt); its whole blocks when no
+    Size is recorded."""
+    whole = max(0, ciphertext_size - ciphertext_size % BLOCK)
+    return whole if recorded_size is None else max(0, min(recorded_size, whole))
+
+
 def decrypt_whole(ciphertext: bytes, key: bytes) -> bytes:
     """Decrypt a whole file held in memory (Manifest.db), tolerating truncation.
 

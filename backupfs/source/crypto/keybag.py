@@ -144,14 +144,15 @@ class Keybag:
             classes=classes,
         )
 
-    def derive(self, password: bytes | str) -> bytes:
+    def derive(self, password: bytes | bytearray | str) -> bytes:
         """The 32-byte password key (slow on purpose: iOS 10.2+ asks for ten million SHA256 rounds)."""
-        secret = password.encode("utf-8") if isinstance(password, str) else bytes(password)
+        # A bytearray is used as it is, not copied: its owner can wipe it afterwards.
+        secret = password.encode("utf-8") if isinstance(password, str) else password
         if self.dp_salt is not None and self.dp_iterations is not None:
             secret = hashlib.pbkdf2_hmac("sha256", secret, self.dp_salt, self.dp_iterations, 32)
         return hashlib.pbkdf2_hmac("sha1", secret, self.salt, self.iterations, 32)
 
-    def unlock(self, password: bytes | str) -> ClassKeys:
+    def unlock(self, password: bytes | bytearray | str) -> ClassKeys:
         """Unwrap the class keys with ``password``; WrongPasswordError when it is not this backup's."""
         return self.unlock_with_key(self.derive(password))
 
@@ -187,6 +188,10 @@ class ClassKeys:
     @property
     def classes(self) -> list[int]:
         return sorted(self._keys)
+
+    def items(self) -> list[tuple[int, bytes]]:
+        """``(class, key)`` of each unwrapped class key: for an index kept in memory, never on a disk."""
+        return sorted(self._keys.items())
 
     def unwrap(self, wrapped_with_class: bytes) -> bytes:
         """The key inside a ManifestKey or EncryptionKey (4-byte little-endian class + wrapped key).

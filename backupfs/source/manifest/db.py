@@ -22,7 +22,7 @@ from backupfs.source.manifest.records import (
     ManifestRecord,
     file_id,
 )
-from backupfs.source.sqlite import readonly_uri
+from backupfs.source.sqlite import in_memory, readonly_uri
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ def _unreadable(path: Path, name: str, why: str) -> ManifestReadResult:
 
 
 def _is_empty(path: Path) -> bool:
+    if in_memory(path):  # a decrypted copy, put there whole: SQLite tells the rest
+        return False
     try:
         return os.stat(path).st_size == 0
     except OSError:
@@ -92,6 +94,8 @@ def _is_empty(path: Path) -> bool:
 
 def _truncated_bytes(path: Path) -> int:
     """How much shorter the file is than its own header says (0 when it cannot tell)."""
+    if in_memory(path):
+        return 0
     try:
         with open(path, "rb") as handle:
             header = handle.read(100)
