@@ -27,21 +27,28 @@ from backupfs.fs.mounting import (
     unmount,
 )
 from backupfs.index.build import build_index, build_index_apart
-from backupfs.index.complete import Completion, complete_index, running_completion
+from backupfs.index.complete import (
+    Completion,
+    InProcessCompletion,
+    complete_index,
+    running_completion,
+)
 from backupfs.index.notices import ENCRYPTED_NO_INDEX
 from backupfs.index.store import Index
-from backupfs.progress import Status
+from backupfs.password import HOW_TO_GIVE, obtain_password, wipe
+from backupfs.progress import Progress, Status
 from backupfs.readable.base import READABLE_FOLDER
-from backupfs.source.discover import find_backups
+from backupfs.source.crypto import ClassKeys, Keybag, WrongPasswordError
+from backupfs.source.discover import Backup, find_backups
 from backupfs.source.manifest.records import Kind
 from backupfs.source.mounttable import is_mounted
-from backupfs.source.sqlite import readonly_uri
+from backupfs.source.sqlite import in_memory, readonly_uri
 
 log = logging.getLogger("backupfs")
 
-ENCRYPTED_WITH_INDEX = (
-    "This backup is encrypted: backupfs shows every file at its name, but cannot decrypt the "
-    "content yet; the files hold encrypted bytes."
+LOCKED_NOTE = (
+    "This backup is encrypted and no password was given: its files are shown as the encrypted bytes they are, "
+    "marked '.encrypted'. To see them decrypted, give its password: "
 )
 
 
@@ -104,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
 
     def index_options(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
+            "--password-file", type=_absolute_path, metavar="FILE",
+            help="for an encrypted backup: read its password from the first line of FILE (or set BACKUPFS_PASSWORD; "
+            "'mount' asks for it on the terminal otherwise). It is used in memory only, never kept",
+        )
+        sub.add_argument(
             "--index-dir", type=_absolute_path, metavar="DIR",
             help="keep backupfs's index of the backup (the names and types the first run works out) in DIR "
             "instead of your cache folder; never inside the backup",
@@ -125,7 +137,9 @@ def _parser() -> argparse.ArgumentParser:
         "mount of a backup works out names and types and keeps them in an index in your cache folder (a minute "
         "for a large backup, with a progress bar); later mounts of the same backup are ready at once. Files "
         "without a proven name are sorted by type in the background once the mount is ready: other-data/ opens "
-        "when that is done, and 'backupfs info SOURCE' says how far it is.",
+        "when that is done, and 'backupfs info SOURCE' says how far it is. An encrypted backup asks for its password "
+        "(or takes it from BACKUPFS_PASSWORD or --password-file) and is shown decrypted; what is decrypted stays in "
+        "memory, never on a disk, so such a mount works it all out again each time.",
         """
 backupfs mount ~/Backup/00008030-001A2B3C4D5E6F70 ~/iphone
 backupfs mount -f /media/usb/MobileSync/Backup ~/iphone    # stays in the foreground: Ctrl-C unmounts
@@ -227,18 +241,49 @@ def _invocation() -> str:
 
 
 def _open_index(args: argparse.Namespace, source: Path, complete_later: bool = False) -> Index:
+    backups = find_backups(source)
     return build_index(
-        find_backups(source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from,
-        complete_later=complete_later,
+        backups, args.index_dir, catalog_path=args.catalog, names_from=args.names_from,
+        complete_later=complete_later, keys=_unlock(backups, args.password_file, ask=False),
     )
+
+
+def _unlock(backups: list[Backup], password_file: Path | None, ask: bool) -> list[ClassKeys | None] | None:
+    """The class keys of each encrypted backup whose files a password can decrypt, or None when none can.
+
+    A password can decrypt only where the backup's index, which holds each file's key,
+    is still there. It is asked for (``ask``, on a terminal) or taken from where the user
+    put it, used once and wiped; a wrong one stops the command.
+    """
+    lockable = [b.info.encrypted and b.info.keybag is not None and b.index_path is not None for b in backups]
+    if not any(lockable):
+        return None
+    which = backups[lockable.index(True)].display_name()
+    password = obtain_password(password_file, ask, f"Password of the encrypted backup of {which}: ")
+    if password is None:
+        if ask:
+            raise BackupfsError(f"the backup of {which} is encrypted and no password was given: {HOW_TO_GIVE}.")
+        return None
+    try:
+        keys: list[ClassKeys | None] = []
+        with Progress("Checking the password", None, unit=None):
+            for backup, can in zip(backups, lockable):
+                keys.append(Keybag.parse(backup.info.keybag).unlock(password) if can else None)  # type: ignore[arg-type]
+    except WrongPasswordError:
+        raise WrongPasswordError(f"the password does not open this backup ({which}): check it and try again.") from None
+    finally:
+        wipe(password)
+    return keys
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
     check_mountpoint(args.mountpoint)
+    backups = find_backups(args.source)
+    keys = _unlock(backups, args.password_file, ask=True)
+    build = build_index if keys else build_index_apart  # an index in memory must be built where it is served
     # Built apart, so the filesystem process stays small; the index is completed once it is up.
-    index = build_index_apart(
-        find_backups(args.source), args.index_dir, catalog_path=args.catalog, names_from=args.names_from,
-        complete_later=True,
+    index = build(
+        backups, args.index_dir, catalog_path=args.catalog, names_from=args.names_from, complete_later=True, keys=keys,
     )
     for line in _notes(index):
         print(f"backupfs: note: {line}", file=sys.stderr)
@@ -258,14 +303,19 @@ def cmd_mount(args: argparse.Namespace) -> int:
             print(f"Mounted on {args.mountpoint}; unmount with: {unmount_command}")
         sorting = f", and {to_type:,} files without a proven name are being sorted by type into other-data/" if to_type else ""
         if index_was_pending:
+            # An index kept in memory is this mount's alone: 'info' cannot see how far it is.
+            how_far = "" if in_memory(index.path) else f" ('{invocation} info {args.source}' says how far it is)"
             print(
                 f"Your data in readable form ({READABLE_FOLDER}/: messages, contacts, notes...) is being prepared in "
-                f"the background{sorting}; each folder opens once it is ready ('{invocation} info {args.source}' "
-                "says how far it is)."
+                f"the background{sorting}; each folder opens once it is ready{how_far}."
             )
         sys.stdout.flush()
 
-    completion = Completion(index.path, args.mountpoint, show_progress=args.foreground and sys.stderr.isatty())
+    completion: Completion | InProcessCompletion
+    if in_memory(index.path):
+        completion = InProcessCompletion(index.path)
+    else:
+        completion = Completion(index.path, args.mountpoint, show_progress=args.foreground and sys.stderr.isatty())
     mount(index, args.mountpoint, options, args.foreground, keep_stderr=args.verbose > 0, completion=completion,
           on_ready=ready)
     if args.foreground:
@@ -282,8 +332,10 @@ def _notes(index: Index) -> list[str]:
     notes = []
     for backup in index.backup_stats:
         where = backup.display_name
-        if backup.encrypted:
-            notes.append(f"{where}: {ENCRYPTED_WITH_INDEX if backup.index_state == 'intact' else ENCRYPTED_NO_INDEX}")
+        if backup.encrypted and backup.index_state in ("missing", "damaged"):
+            notes.append(f"{where}: {ENCRYPTED_NO_INDEX}")
+        elif backup.encrypted and not backup.decrypted:
+            notes.append(f"{where}: {LOCKED_NOTE}{HOW_TO_GIVE}.")
         if backup.index_state == "missing":
             notes.append(f"{where}: the backup index is missing; names were recovered from file hashes.")
         elif backup.index_state == "damaged":
@@ -309,9 +361,11 @@ def describe(index: Index, working: Status | None = None) -> str:
             device += f" ({backup.product_type})"
         layout = "iOS 10+ (hashed folders)" if backup.layout == "hashed" else "iOS 5-9 (flat)"
         index_line = f"{backup.index_file or 'Manifest.db / Manifest.mbdb'} {backup.index_state}"
-        if backup.index_state != "missing":
+        if backup.index_state not in ("missing", "locked"):
             index_line += f", {backup.index_records:,} records"
         encrypted = {True: "yes", False: "no", None: "unknown (Manifest.plist unreadable)"}[backup.encrypted]
+        if backup.encrypted:
+            encrypted += ", decrypted with its password" if backup.decrypted else ", password needed to decrypt it"
         lines += [
             f"Backup:       {backup.root}",
             f"Shown as:     {backup.display_name}",
