@@ -123,12 +123,16 @@ def mount(tmp_path: Path, index_dir: Path) -> Iterator[Mounter]:
 
 
 def run_on_terminal(
-    *args: str | os.PathLike[str], interrupt_when: Callable[[str], bool] | None = None, seconds: float = 120
+    *args: str | os.PathLike[str],
+    interrupt_when: Callable[[str], bool] | None = None,
+    seconds: float = 120,
+    answer: tuple[str, bytes] | None = None,
 ) -> tuple[str, int]:
     """Run ``python -m backupfs`` on a pseudo-terminal 100 columns wide, as a person in a terminal does.
 
     Returns everything the terminal received (``\\r`` included, line ends as ``\\r\\n``) and the
-    exit status. ``interrupt_when(output so far)`` true presses Ctrl-C, once.
+    exit status. ``interrupt_when(output so far)`` true presses Ctrl-C, once. ``answer``
+    (prompt, keys) types the keys once the output shows the prompt.
     """
     pid, terminal = pty.fork()
     if pid == 0:  # the child: its stdin, stdout and stderr are the terminal
@@ -146,6 +150,9 @@ def run_on_terminal(
             if interrupt_when is not None and not interrupted and interrupt_when(received.decode(errors="replace")):
                 os.write(terminal, b"\x03")
                 interrupted = True
+            if answer is not None and answer[0] in received.decode(errors="replace"):
+                os.write(terminal, answer[1])
+                answer = None
             ready, _, _ = select.select([terminal], [], [], 0.05)
             if ready:
                 try:
