@@ -16,6 +16,7 @@ from backupfs.source.manifest.mbdb import FIXED_FIELDS, MAGIC, NULL_STRING
 from backupfs.source.manifest.records import Kind, ManifestRecord
 
 _TYPE_BITS = {Kind.SYMLINK: 0xA000, Kind.DIR: 0x4000, Kind.FILE: 0x8000}
+_PLACEHOLDER_KEY = b"\x03\x00\x00\x00" + bytes(40)  # class 3, a wrapped key of zeros: unusable, but well formed
 
 
 def encode_mbfile(
@@ -192,7 +193,12 @@ def _int_object(value: int) -> bytes:
 
 
 def encode_mbdb(records: Iterable[ManifestRecord]) -> bytes:
-    """The mbdb image holding ``records`` (None fields written as 0 or null strings)."""
+    """The mbdb image holding ``records`` (None fields written as 0 or null strings).
+
+    A record's ``encryption_key`` is written as its EncryptionKey string, and its class
+    (the key's first byte: classes are below 256) as the protection class; an ``encrypted``
+    record without a key gets a placeholder key of class 3.
+    """
     out = bytearray(MAGIC)
     for record in records:
         mode = record.mode if record.mode is not None else _TYPE_BITS[record.kind] | 0o644
@@ -200,7 +206,11 @@ def encode_mbdb(records: Iterable[ManifestRecord]) -> bytes:
         for text in (record.domain, record.relative_path, record.target if record.kind is Kind.SYMLINK else None):
             _put_string(out, None if text is None else text.encode("utf-8", "surrogateescape"))
         _put_string(out, None)  # digest
-        _put_string(out, b"\x03\x00\x00\x00" + bytes(40) if record.encrypted else None)
+        key = record.encryption_key
+        if key is None and record.encrypted:
+            key = _PLACEHOLDER_KEY
+        _put_string(out, key)
+        protection = key[0] if key else 3 if record.kind is Kind.FILE else 0
         out += FIXED_FIELDS.pack(
             mode,
             int(record.file_id[:16], 16),  # a stable, plausible inode number
@@ -210,7 +220,7 @@ def encode_mbdb(records: Iterable[ManifestRecord]) -> bytes:
             mtime if record.ctime is None else record.ctime,
             mtime if record.birth is None else record.birth,
             record.size or 0,
-            3 if record.kind is Kind.FILE else 0,
+            protection,
             0,
         )
     return bytes(out)

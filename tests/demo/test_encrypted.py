@@ -14,10 +14,16 @@ from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
 from iphone_backup_decrypt import EncryptedBackup
 from iphone_backup_decrypt.exceptions import IncorrectPassphraseError
 
-from backupfs.demo.encrypted import FILE_CLASS, MANIFEST_CLASS, write_encrypted_backup
+from backupfs.demo.encrypted import (
+    FILE_CLASS,
+    IOS9_UDID,
+    MANIFEST_CLASS,
+    write_encrypted_backup,
+)
 from backupfs.demo.writer import PayloadSpec
 from backupfs.source.crypto.cbc import DecryptedReader, decrypt_whole
 from backupfs.source.crypto.keybag import Keybag, WrongPasswordError
+from backupfs.source.manifest.mbdb import FIXED_FIELDS, MAGIC, read_manifest_mbdb
 from backupfs.source.manifest.mbfile import decode_mbfile
 from backupfs.source.manifest.records import Kind, file_id
 from backupfs.source.safe_open import SourceFile
@@ -215,3 +221,128 @@ def test_backupfs_own_keybag_and_cbc_reader_decrypt_what_the_independent_reader_
         payload = SourceFile(root / fid[:2] / fid)
         plain = DecryptedReader(payload, class_keys.unwrap(wrapped), top["Size"])
         assert plain.read(plain.size, 0) == plaintexts[path] == reader.extract_file_as_bytes(path)
+
+
+# iOS 5-9: flat layout, a plain Manifest.mbdb holding each file's wrapped key, a SHA1-only keybag.
+
+OTHER_CLASS = 2  # one file in another protection class: each key is unwrapped by its own class key
+
+
+@pytest.fixture(scope="module")
+def built_mbdb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[PayloadSpec], object]:
+    base = tmp_path_factory.mktemp("encrypted-mbdb")
+    root = base / IOS9_UDID
+    specs = _specs(base)
+    keys = write_encrypted_backup(
+        root, specs, PASSWORD, generation="mbdb", iterations=3, seed=7,
+        file_classes={("HomeDomain", "Library/SMS/sms.db"): OTHER_CLASS})
+    return root, specs, keys
+
+
+def _tags(bag: bytes) -> list[bytes]:
+    tags, at = [], 0
+    while at < len(bag):
+        tags.append(bag[at:at + 4])
+        at += 8 + struct.unpack(">I", bag[at + 4:at + 8])[0]
+    assert at == len(bag)
+    return tags
+
+
+def test_mbdb_backup_is_flat_with_a_plain_index_and_ios9_plists(built_mbdb) -> None:
+    root, specs, keys = built_mbdb
+    files = {file_id(s.domain, s.relative_path) for s in specs if s.kind is Kind.FILE}
+    assert all(p.is_file() for p in root.iterdir())  # no 00-ff folders
+    assert {p.name for p in root.iterdir()} == files | {"Info.plist", "Manifest.plist", "Status.plist", "Manifest.mbdb"}
+    assert (root / "Manifest.mbdb").read_bytes().startswith(MAGIC)  # never encrypted before iOS 10.2
+    info = plistlib.loads((root / "Info.plist").read_bytes())
+    manifest = plistlib.loads((root / "Manifest.plist").read_bytes())
+    status = plistlib.loads((root / "Status.plist").read_bytes())
+    assert (info["Product Version"], info["Unique Identifier"], manifest["Version"]) == ("9.3.5", IOS9_UDID, "9.1")
+    assert manifest["Lockdown"]["ProductVersion"] == "9.3.5" and status["SnapshotState"] == "finished"
+    assert manifest["IsEncrypted"] is True and manifest["BackupKeyBag"] == keys.keybag
+    assert "ManifestKey" not in manifest and keys.manifest_key is None
+    for spec in specs:
+        if spec.kind is Kind.FILE:
+            payload = (root / file_id(spec.domain, spec.relative_path)).read_bytes()
+            assert len(payload) == (len(spec.content) // 16 + 1) * 16 and MARKER not in payload
+            assert b"SQLite format 3" not in payload
+
+
+def test_mbdb_keybag_derives_with_sha1_only_and_unlocks(built_mbdb) -> None:
+    root, _, keys = built_mbdb
+    bag = plistlib.loads((root / "Manifest.plist").read_bytes())["BackupKeyBag"]
+    tags = _tags(bag)
+    assert tags[:7] == [b"VERS", b"TYPE", b"UUID", b"HMCK", b"WRAP", b"SALT", b"ITER"]
+    assert not {b"DPWT", b"DPIC", b"DPSL"} & set(tags)
+    assert tags[7:12] == [b"UUID", b"CLAS", b"WRAP", b"KTYP", b"WPKY"] and len(tags[7:]) % 5 == 0
+    keybag = Keybag.parse(bag)
+    assert (keybag.version, keybag.dp_salt, keybag.dp_iterations, keybag.iterations) == (3, None, None, 3)
+    assert keybag.derive(PASSWORD) == hashlib.pbkdf2_hmac("sha1", PASSWORD.encode(), keybag.salt, 3, 32)
+    assert keybag.derive(PASSWORD) == keys.password_key
+    assert dict(keybag.unlock(PASSWORD).items()) == keys.class_keys
+    with pytest.raises(WrongPasswordError, match="the password does not open this backup"):
+        keybag.unlock("wrong")
+
+
+def test_every_mbdb_key_unwraps_and_decrypts_its_payload(built_mbdb) -> None:
+    root, specs, keys = built_mbdb
+    manifest = plistlib.loads((root / "Manifest.plist").read_bytes())
+    class_keys = Keybag.parse(manifest["BackupKeyBag"]).unlock(PASSWORD)
+    result = read_manifest_mbdb(root / "Manifest.mbdb")
+    assert result.complete and result.problem is None
+    by_path = {r.relative_path: r for r in result.records}
+    assert sorted(by_path) == sorted(s.relative_path for s in specs)
+    for spec in specs:
+        record = by_path[spec.relative_path]
+        assert (record.domain, record.kind, record.file_id) == (
+            spec.domain, spec.kind, file_id(spec.domain, spec.relative_path))
+        if spec.kind is not Kind.FILE:
+            assert record.encryption_key is None and not record.encrypted
+            continue
+        wanted_class = OTHER_CLASS if spec.relative_path == "Library/SMS/sms.db" else FILE_CLASS
+        assert len(record.encryption_key) == 44 and record.encrypted
+        assert struct.unpack("<I", record.encryption_key[:4])[0] == wanted_class
+        file_key = class_keys.unwrap(record.encryption_key)
+        assert file_key == keys.file_keys[record.file_id]
+        assert record.size == len(spec.content)  # the plaintext size, not the padded one
+        ciphertext = root / record.file_id
+        assert decrypt_whole(ciphertext.read_bytes(), file_key) == spec.content
+        plain = DecryptedReader(SourceFile(ciphertext), file_key, record.size)
+        assert plain.read(plain.size, 0) == spec.content, spec.relative_path
+
+
+def test_mbdb_records_carry_the_protection_class_of_their_key(built_mbdb) -> None:
+    """The record's protection byte agrees with its key, as a device writes it."""
+    root, specs, _ = built_mbdb
+    data = (root / "Manifest.mbdb").read_bytes()
+    at, classes = len(MAGIC), {}
+    while at < len(data):
+        strings = []
+        for _ in range(5):
+            (length,) = struct.unpack(">H", data[at:at + 2])
+            at += 2
+            strings.append(None if length == 0xFFFF else data[at:at + length])
+            at += 0 if length == 0xFFFF else length
+        protection = FIXED_FIELDS.unpack(data[at:at + FIXED_FIELDS.size])[8]
+        at += FIXED_FIELDS.size
+        classes[strings[1].decode()] = (protection, strings[4])
+    for spec in specs:
+        protection, key = classes[spec.relative_path]
+        if spec.kind is Kind.FILE:
+            assert protection == struct.unpack("<I", key[:4])[0]
+        else:
+            assert (protection, key) == (0, None)
+
+
+def test_mbdb_same_seed_same_bytes_and_bad_options(tmp_path: Path) -> None:
+    specs = [PayloadSpec("HomeDomain", "a.txt", b"alpha"), PayloadSpec("HomeDomain", "b.txt", b"beta" * 9)]
+    trees = []
+    for name, seed in (("one", 1), ("two", 1), ("three", 2)):
+        write_encrypted_backup(tmp_path / name, specs, PASSWORD, generation="mbdb", seed=seed)
+        trees.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())})
+    assert trees[0] == trees[1]
+    assert trees[0].keys() == trees[2].keys() and trees[0] != trees[2]
+    with pytest.raises(ValueError, match="Manifest.db"):
+        write_encrypted_backup(tmp_path / "wal", specs, PASSWORD, generation="mbdb", index_wal=True)
+    with pytest.raises(ValueError, match="unknown generation"):
+        write_encrypted_backup(tmp_path / "odd", specs, PASSWORD, generation="plist")
