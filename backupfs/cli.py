@@ -13,7 +13,10 @@ import shutil
 import sqlite3
 import sys
 import textwrap
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from backupfs import __version__
@@ -264,16 +267,34 @@ def _unlock(backups: list[Backup], password_file: Path | None, ask: bool) -> lis
         if ask:
             raise BackupfsError(f"the backup of {which} is encrypted and no password was given: {HOW_TO_GIVE}.")
         return None
+    keys: list[ClassKeys | None] = []
     try:
-        keys: list[ClassKeys | None] = []
-        with Progress("Checking the password", None, unit=None):
-            for backup, can in zip(backups, lockable):
-                keys.append(Keybag.parse(backup.info.keybag).unlock(password) if can else None)  # type: ignore[arg-type]
+        with Progress("Checking the password", 1, unit=None) as bar:
+            for number, (backup, can) in enumerate(zip(backups, lockable)):
+                which = backup.display_name()
+                keybag = Keybag.parse(backup.info.keybag) if can else None  # type: ignore[arg-type]
+                keys.append(None if keybag is None else _unlocked(keybag, password, bar, number, len(backups)))
     except WrongPasswordError:
         raise WrongPasswordError(f"the password does not open this backup ({which}): check it and try again.") from None
     finally:
         wipe(password)
     return keys
+
+
+def _unlocked(keybag: Keybag, password: bytearray, bar: Progress, number: int, count: int) -> ClassKeys:
+    """``keybag.unlock(password)``, moving ``bar`` along meanwhile: iOS asks for seconds of hashing."""
+    expected = max(keybag.derivation_seconds(), 0.1)
+    started = time.monotonic()
+    with ThreadPoolExecutor(1) as pool:  # hashlib lets go of the interpreter while it hashes
+        unlocking = pool.submit(keybag.unlock, password)
+        while True:
+            try:
+                keys = unlocking.result(timeout=0.2)
+            except FutureTimeout:
+                bar.update((number + min(0.99, (time.monotonic() - started) / expected)) / count)
+                continue
+            bar.update((number + 1) / count)
+            return keys
 
 
 def cmd_mount(args: argparse.Namespace) -> int:
@@ -385,7 +406,7 @@ def describe(index: Index, working: Status | None = None) -> str:
         if backup.missing_payloads:
             lines.append(f"  missing:    {backup.missing_payloads:,} files listed in the index have no payload")
         if mismatches.get(number):
-            lines.append(f"  truncated:  {mismatches[number]:,} payloads differ from the size the index records")
+            lines.append(f"  truncated:  {mismatches[number]:,} payloads are shorter than the size the index records")
         if backup.readable:
             lines.append(f"Readable:     {READABLE_FOLDER}/")
             lines += [f"  {folder + ':':<13}{said}" for folder, said in backup.readable.items()]

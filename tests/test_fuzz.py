@@ -101,6 +101,7 @@ def _expected_record(fields: tuple) -> ManifestRecord | None:
         file_id=file_id(_text(domain), _text(path)), domain=_text(domain), relative_path=_text(path), kind=kind,
         size=size, mode=mode, mtime=mtime, ctime=7, birth=8, uid=uid, gid=gid,
         target=None if kind is not Kind.SYMLINK or target is None else _text(target), encrypted=bool(key),
+        encryption_key=key or None,
     )
 
 

@@ -193,14 +193,15 @@ class Index:
         return [(name.decode("utf-8", "surrogateescape"), *rest) for name, *rest in rows]
 
     def size_mismatches(self) -> dict[int, int]:
-        """Per backup, how many payloads differ in size from what their index row records.
+        """Per backup, how many payloads are shorter than their index row records: cut short.
 
-        Read from a completed index, which holds every payload's real size.
+        Read from a completed index, which holds every payload's real size. A longer one is
+        no loss: the ciphertext of an encrypted file is padded beyond its recorded size.
         """
         with self._connection() as conn:
             query = (
                 "SELECT backup, count(*) FROM nodes WHERE manifest_size IS NOT NULL AND source IS NOT NULL "
-                "AND size <> manifest_size GROUP BY backup"
+                "AND size < manifest_size GROUP BY backup"
             )
             return dict(conn.execute(query).fetchall())
 

@@ -242,7 +242,7 @@ def test_info_describes_the_backup(tmp_path, index_dir):
     assert "truncated" not in out
     short = build(tmp_path / "src3", roundtrip_specs())  # one payload shorter than its row says
     out = run_cli("info", short.root, "--index-dir", index_dir).stdout
-    assert "truncated:  1 payloads differ from the size the index records" in out
+    assert "truncated:  1 payloads are shorter than the size the index records" in out
 
 
 def test_encrypted_backup_without_index_is_explained(tmp_path, index_dir, mount):
@@ -265,7 +265,11 @@ def test_encrypted_backup_without_index_is_explained(tmp_path, index_dir, mount)
     report = run_cli("report", backup.root, "--index-dir", index_dir).stdout.splitlines()
     assert len(report) == 1 + len(backup.files)  # the notice is not a payload
     intact = build(tmp_path / "src2", encrypted=True)
-    assert not (mount(intact.root) / "README-backupfs.txt").exists()  # its index holds the keys
+    info = run_cli("info", intact.root, "--index-dir", index_dir).stdout
+    assert "password needed" in info and "cannot be recovered" not in info  # its index holds the keys
+    (tmp_path / "mnt-locked").mkdir()
+    refused = run_cli("mount", intact.root, tmp_path / "mnt-locked", "--index-dir", index_dir, check=False)
+    assert refused.returncode == 1 and "BACKUPFS_PASSWORD" in refused.stderr  # no terminal to ask on
     assert fingerprint(backup.root) == before
 
 

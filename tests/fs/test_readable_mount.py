@@ -201,7 +201,7 @@ def test_a_damaged_database_gives_a_note_and_a_working_mount(tmp_path: Path, mou
 
 
 def test_an_encrypted_backup_or_one_without_such_data_says_so(tmp_path: Path, mount) -> None:
-    encrypted = mount(build(tmp_path / "encrypted", encrypted=True).root)
+    encrypted = mount(build(tmp_path / "encrypted", index="none", encrypted=True).root)  # its keys are gone
     assert os.listdir(encrypted / READABLE_FOLDER) == ["About this folder.txt"]
     assert "This backup is encrypted" in (encrypted / READABLE_FOLDER / "About this folder.txt").read_text()
     plain = [PayloadSpec("HomeDomain", "Library/Preferences/com.apple.example.plist", b"bplist00\x08\x00")]
