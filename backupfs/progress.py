@@ -22,6 +22,10 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+# tqdm's default lock is a multiprocessing one, a semaphore file in /dev/shm; bars are drawn by
+# one process at a time here, and a mount of an encrypted backup must create no file at all.
+tqdm.set_lock(threading.RLock())
+
 _REDRAW_SECONDS = 0.2
 _SHOW_AFTER_SECONDS = 0.5
 _STATUS_SECONDS = 0.5

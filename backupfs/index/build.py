@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import secrets
 import sqlite3
 import stat
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -69,11 +67,11 @@ from backupfs.source.manifest.salvage import salvage_files_rows
 from backupfs.source.payloads import Payload
 from backupfs.source.safe_open import SourceFile
 from backupfs.source.sqlite import (
-    IN_MEMORY,
     connect_readonly,
     copy_database,
     database_exists,
     in_memory,
+    private_folder,
     readonly_uri,
     remove_database,
     snapshot_database,
@@ -209,8 +207,8 @@ def _listed(backup: Backup, show_progress: bool | None) -> list[Payload]:
 def _database_opener(
     backup: Backup, payloads: list[Payload], workdir: Path, decrypt: Decrypt | None
 ) -> OpenDatabase:
-    """Open payload databases for harvesting, through a private copy: in the cache, or in
-    memory when ``decrypt`` decrypts them (a payload it has no key for is not opened)."""
+    """Open payload databases for harvesting, through a private copy in ``workdir`` (in memory when
+    ``decrypt`` decrypts them: a payload it has no key for is not opened)."""
     relpaths = {p.file_id: p.relpath for p in payloads if stat.S_ISREG(p.st_mode)}
 
     def payload(fid: str) -> SizedReader | None:
@@ -220,7 +218,7 @@ def _database_opener(
     def open_database(fid: str, wal_fid: str | None) -> sqlite3.Connection | None:
         if fid not in relpaths:
             return None
-        copy = (IN_MEMORY / secrets.token_hex(8) if decrypt else workdir) / f"harvest-{fid}.sqlite"
+        copy = workdir / f"harvest-{fid}.sqlite"
         try:
             database = payload(fid)
             wal = payload(wal_fid) if wal_fid in relpaths else None  # type: ignore[arg-type]
@@ -228,8 +226,6 @@ def _database_opener(
                 return None
             copy_database(database, wal, copy)
             conn = connect_readonly(copy)
-            if decrypt:
-                remove_database(copy)  # the connection keeps it as long as harvesting reads it
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except (OSError, sqlite3.Error) as exc:
             log.info("cannot read %s for names: %s", relpaths[fid], exc)
@@ -348,8 +344,8 @@ def _place_backup(
     clock = PhaseClock()
     payloads = _listed(backup, show_progress)
     clock.lap("list")
-    # On disk only what is not decrypted: copies of other backups' indexes, and of this one's databases when not encrypted.
-    with tempfile.TemporaryDirectory(dir=None if in_memory(manifest_copy) else manifest_copy.parent) as workdir:
+    # Copies of databases, of this backup and of other backups' indexes: beside the index, on a disk or in memory.
+    with private_folder(manifest_copy.parent) as workdir:
         # Rows of an encrypted backup hold keys, which the copy by SQL would leave behind, and
         # its files are decrypted or marked as encrypted one by one: they are read the careful way.
         copied = None if backup.info.encrypted else _copy_manifest_rows(
@@ -361,7 +357,7 @@ def _place_backup(
             named_by_copy, snapshot_copies, missing = match_payloads(conn, number, payloads, backup.layout)
         else:
             remove_database(manifest_copy)
-            result, state = read_manifest(backup, Path(workdir), show_progress, keys, manifest_copy)
+            result, state = read_manifest(backup, workdir, show_progress, keys, manifest_copy)
             named_by_copy, snapshot_copies, missing, copied_rows = set(), [], 0, 0
         file_keys = _file_keys(result.records) if keys else {}
         clock.lap("read_manifest")
@@ -371,7 +367,7 @@ def _place_backup(
         # that name files; then two for the generated camera-roll and Photos names.
         with Progress("Naming files", 4, unit=None, show=show_progress) as bar:
             bar.describe("from the index, the catalog and app containers")
-            others = _names_from_other_backups(other_indexes, Path(workdir))
+            others = _names_from_other_backups(other_indexes, workdir)
             index_origin = Origin.MANIFEST if state.state == "intact" else Origin.SALVAGED_INDEX
             names = name_payloads(to_name, result.records, catalog, backup.info.bundle_ids, others, index_origin)
             if len(names) < len(to_name):  # harvesting reads databases named by the manifest too
@@ -380,7 +376,7 @@ def _place_backup(
                 bar.update(1)
                 bar.describe("from databases that name files")
                 decrypt = _decryption(keys, file_keys) if keys else None
-                harvest_names(everything, payload_ids, _database_opener(backup, payloads, Path(workdir), decrypt))
+                harvest_names(everything, payload_ids, _database_opener(backup, payloads, workdir, decrypt))
 
                 def generating(share: float, what: str) -> None:
                     bar.update(2 + 2 * share)

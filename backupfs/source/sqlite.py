@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -110,6 +111,20 @@ def copy_database(database: SizedReader, wal: SizedReader | None, destination: P
 
 
 @contextmanager
+def private_folder(parent: Path) -> Iterator[Path]:
+    """A scratch folder for private copies, removed with all it holds once done: in memory when ``parent`` is."""
+    if not in_memory(parent):
+        with tempfile.TemporaryDirectory(dir=parent) as folder:
+            yield Path(folder)
+        return
+    folder = parent / f"scratch-{next(_MEMORY.numbers)}"
+    try:
+        yield folder
+    finally:
+        _MEMORY.forget_inside(folder)  # a connection still open keeps its database until it closes
+
+
+@contextmanager
 def new_memory_database(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Connection]:
     """A connection to a new database kept in memory, put in place at ``path`` when the block succeeds.
 
@@ -133,7 +148,7 @@ class _MemoryDatabases:
     def __init__(self) -> None:
         self._current: dict[Path, str] = {}
         self._holders: dict[Path, sqlite3.Connection] = {}
-        self._numbers = itertools.count()
+        self.numbers = itertools.count()
         self._lock = threading.Lock()
 
     def current(self, path: Path) -> str:
@@ -147,7 +162,7 @@ class _MemoryDatabases:
 
     def _name(self, path: Path) -> str:
         # memdb shares a database among connections when its name starts with "/"; the NUL goes.
-        return "/" + str(path.relative_to(IN_MEMORY)) + f"#{next(self._numbers)}"
+        return "/" + str(path.relative_to(IN_MEMORY)) + f"#{next(self.numbers)}"
 
     @contextmanager
     def replacing(self, path: Path) -> Iterator[sqlite3.Connection]:
@@ -179,6 +194,12 @@ class _MemoryDatabases:
                     "install a newer Python and backupfs with it"
                 ) from None
             loaded.backup(conn)
+
+    def forget_inside(self, folder: Path) -> None:
+        with self._lock:
+            inside = [path for path in self._current if path.is_relative_to(folder)]
+        for path in inside:
+            self.forget(path)
 
     def forget(self, path: Path) -> None:
         with self._lock:

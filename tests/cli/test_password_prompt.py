@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_on_terminal
 
 from backupfs.demo.encrypted import write_encrypted_backup
 from backupfs.demo.writer import PayloadSpec
 from backupfs.fs.mounting import unmount
 from backupfs.source.mounttable import is_mounted
+from tests.conftest import run_on_terminal
 
 PASSWORD = "tr0ub4dor&3"
 CONTENT = b"a note only the password opens\n"
