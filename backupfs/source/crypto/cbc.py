@@ -31,15 +31,18 @@ def _check_key(key: bytes) -> bytes:
     return key
 
 
-def _decrypt(key: bytes, iv: bytes, blocks: bytes) -> bytes:
+def _decrypt(key: bytes, iv: bytes, blocks: bytes | memoryview) -> bytes:
     decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
     return decryptor.update(blocks) + decryptor.finalize()
 
 
 def _read_exact(reader: Reader, size: int, offset: int) -> bytes:
     """Read ``size`` bytes, tolerating short reads; fewer bytes only at the end of the data."""
-    parts: list[bytes] = []
-    got = 0
+    data = reader.read(size, offset)
+    if len(data) == size or not data:  # nearly always: one read, no copy
+        return data
+    parts = [data]
+    got = len(data)
     while got < size:
         chunk = reader.read(size - got, offset + got)
         if not chunk:
@@ -72,9 +75,9 @@ class DecryptedReader:
             return b""
         first, last = offset // BLOCK, (end - 1) // BLOCK
         start = (first - 1) * BLOCK if first else 0
-        data = _read_exact(self._ciphertext, (last + 1) * BLOCK - start, start)
+        data = memoryview(_read_exact(self._ciphertext, (last + 1) * BLOCK - start, start))  # slices copy nothing
         if first:
-            iv, data = data[:BLOCK], data[BLOCK:]
+            iv, data = bytes(data[:BLOCK]), data[BLOCK:]
             if len(iv) < BLOCK:
                 return b""
         else:
