@@ -55,9 +55,7 @@ from backupfs.readable.base import READABLE_FOLDER
 from backupfs.source.crypto import (
     ClassKeys,
     DamagedKeyError,
-    DecryptedReader,
     decrypt_whole,
-    plaintext_size,
 )
 from backupfs.source.discover import Backup, find_backups, sibling_backups
 from backupfs.source.manifest.db import read_manifest_db, read_manifest_names
@@ -212,6 +210,8 @@ def _database_opener(
     relpaths = {p.file_id: p.relpath for p in payloads if stat.S_ISREG(p.st_mode)}
 
     def payload(fid: str) -> SizedReader | None:
+        if decrypt is None and backup.info.encrypted:
+            return None  # its ciphertext names nothing
         file = SourceFile(backup.root / relpaths[fid])
         return file if decrypt is None else decrypt(fid, file)
 
@@ -478,9 +478,8 @@ def _decryption(keys: ClassKeys, file_keys: dict[str, tuple[bytes, int | None]])
     def decrypt(fid: str, payload: SourceFile) -> SizedReader | None:
         if fid not in file_keys:
             return None
-        wrapped, size = file_keys[fid]
         try:
-            return DecryptedReader(payload, keys.unwrap(wrapped), plaintext_size(payload.size, size))
+            return keys.decrypted(payload, *file_keys[fid])
         except DamagedKeyError as exc:
             log.info("cannot decrypt %s: %s", fid, exc)
             return None

@@ -13,7 +13,6 @@ from backupfs.index.store import Index
 from backupfs.source.crypto import (
     ClassKeys,
     DamagedKeyError,
-    DecryptedReader,
     plaintext_size,
 )
 from backupfs.source.safe_open import SourceFile
@@ -49,12 +48,10 @@ class PayloadFiles:
         found = self._index.file_key(backup, source)
         if found is None:
             return payload
-        wrapped, recorded_size = found
         try:
-            key = keys.unwrap(wrapped)
+            return keys.decrypted(payload, *found)
         except DamagedKeyError as exc:  # the manifest row was damaged: this one file cannot be read
             raise OSError(errno.EIO, str(exc)) from None
-        return DecryptedReader(payload, key, plaintext_size(payload.size, recorded_size))
 
     def shown_size(self, backup: int, source: str, payload_size: int) -> int:
         """The size a payload of ``payload_size`` bytes shows: its plaintext's when it is decrypted."""

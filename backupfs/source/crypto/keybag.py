@@ -26,6 +26,8 @@ from types import MappingProxyType
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from backupfs.errors import BackupfsError
+from backupfs.source.crypto.cbc import DecryptedReader, plaintext_size
+from backupfs.source.sqlite_view import SizedReader
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +209,13 @@ class ClassKeys:
     def items(self) -> list[tuple[int, bytes]]:
         """``(class, key)`` of each unwrapped class key: for an index kept in memory, never on a disk."""
         return sorted(self._keys.items())
+
+    def decrypted(self, payload: SizedReader, wrapped_key: bytes, recorded_size: int | None) -> DecryptedReader:
+        """The plaintext of ``payload``, whose EncryptionKey is ``wrapped_key`` and recorded Size ``recorded_size``.
+
+        Raises DamagedKeyError as :meth:`unwrap` does.
+        """
+        return DecryptedReader(payload, self.unwrap(wrapped_key), plaintext_size(payload.size, recorded_size))
 
     def unwrap(self, wrapped_with_class: bytes) -> bytes:
         """The key inside a ManifestKey or EncryptionKey (4-byte little-endian class + wrapped key).
