@@ -10,30 +10,17 @@ from __future__ import annotations
 
 import os
 import plistlib
-import sqlite3
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backupfs.demo.encode import encode_mbdb, encode_mbfile
 from backupfs.source.manifest.records import Kind, ManifestRecord, file_id
+from backupfs.source.manifest.write import MOBILE_UID, encode_mbdb, write_manifest_db
 
 _TYPE_BITS = {Kind.FILE: 0o100000, Kind.DIR: 0o040000, Kind.SYMLINK: 0o120000}
 _DEFAULT_PERMS = {Kind.FILE: 0o644, Kind.DIR: 0o755, Kind.SYMLINK: 0o755}
-_OWNER = 501
-
-_TABLES = """
-CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, flags INTEGER, file BLOB);
-CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);
-"""
-# Built after the rows are in: a bulk index build is faster than growing them row by row.
-_INDEXES = """
-CREATE INDEX FilesDomainIdx ON Files(domain);
-CREATE INDEX FilesRelativePathIdx ON Files(relativePath);
-CREATE INDEX FilesFlagsIdx ON Files(flags);
-"""
 
 
 @dataclass
@@ -106,8 +93,8 @@ def manifest_record(spec: PayloadSpec) -> ManifestRecord:
         mtime=spec.mtime,
         ctime=spec.mtime,
         birth=spec.mtime,
-        uid=_OWNER,
-        gid=_OWNER,
+        uid=MOBILE_UID,
+        gid=MOBILE_UID,
         target=spec.target if spec.kind is Kind.SYMLINK else None,
     )
 
@@ -133,54 +120,6 @@ def _write_payloads(root: Path, specs: list[PayloadSpec], records: list[Manifest
         finally:
             os.close(fd)
         os.utime(target, (spec.mtime, spec.mtime))
-
-
-def write_manifest_db(
-    path: Path, records: list[ManifestRecord], *, wal: bool, keys: Mapping[str, tuple[int, bytes]] | None = None
-) -> None:
-    """Manifest.db of ``records`` at ``path``; ``keys`` gives, by fileID, an encrypted backup's
-    protection class and EncryptionKey field (4-byte class + wrapped key) of each file."""
-    for stale in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
-        stale.unlink(missing_ok=True)  # a stale -wal would be replayed into the new file
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA synchronous=OFF")  # a synthetic file: durability buys nothing, fsync costs seconds
-        conn.execute("PRAGMA cache_size=-262144")  # index builds thrash the default 2 MB cache
-        if wal:
-            conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_TABLES)
-        with conn:
-            # CAST(? AS TEXT) stores the raw bytes as TEXT, so paths that are not valid
-            # UTF-8 (passed as surrogate escapes) land in the database as a device writes them.
-            conn.executemany(
-                "INSERT INTO Files VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT), ?, ?)",
-                (
-                    (
-                        r.file_id,
-                        r.domain.encode("utf-8", "surrogateescape"),
-                        r.relative_path.encode("utf-8", "surrogateescape"),
-                        int(r.kind),
-                        encode_mbfile(
-                            relative_path=r.relative_path,
-                            mode=r.mode or 0,
-                            size=r.size or 0,
-                            mtime=r.mtime or 0,
-                            uid=_OWNER,
-                            gid=_OWNER,
-                            inode=int(r.file_id[:12], 16),
-                            protection_class=(keys or {}).get(r.file_id, (3 if r.kind is Kind.FILE else 0, None))[0],
-                            target=r.target,
-                            encryption_key=(keys or {}).get(r.file_id, (0, None))[1],
-                        ),
-                    )
-                    for r in records
-                ),
-            )
-        conn.executescript(_INDEXES)
-        if wal:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()  # the last close checkpoints and removes -wal/-shm; the header keeps WAL mode
 
 
 def default_plists(
