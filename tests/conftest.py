@@ -228,3 +228,20 @@ def walk_outside_readable(
     for dirpath, dirnames, filenames in os.walk(top, onerror=onerror):
         dirnames[:] = [name for name in dirnames if name != skip]
         yield dirpath, dirnames, filenames
+
+
+MVT = "mvt==2026.10.26"
+
+
+@pytest.fixture(scope="session")
+def mvt_ios(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``mvt-ios``, installed from PyPI once into a virtual environment of its own (kept in pytest's cache)."""
+    cache = getattr(pytestconfig, "cache", None)
+    folder = cache.mkdir(MVT.replace("==", "-")) if cache is not None else tmp_path_factory.mktemp("mvt")
+    tool = folder / "bin" / "mvt-ios"
+    if not tool.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", folder], check=True, timeout=120)
+        installed = subprocess.run([folder / "bin" / "pip", "install", "--quiet", MVT], check=False, capture_output=True,
+                                   text=True, timeout=900)
+        assert installed.returncode == 0, f"pip install {MVT} failed:\n{installed.stderr[-3000:]}"
+    return tool

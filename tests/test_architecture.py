@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "backupfs"
 STAGES = {
     "backupfs.errors": 0, "backupfs.progress": 0, "backupfs.apart": 0, "backupfs": 0,
     "backupfs.source": 1, "backupfs.naming": 2, "backupfs.sniff": 3, "backupfs.readable": 4, "backupfs.index": 5,
-    "backupfs.content": 6, "backupfs.fs": 7, "backupfs.cli": 8, "backupfs.__main__": 8,
+    "backupfs.content": 6, "backupfs.fs": 7, "backupfs.export": 7, "backupfs.cli": 8, "backupfs.__main__": 8,
 }
 DEMO = "backupfs.demo"  # writes sample backups: it reads only source's formats, and only the CLI uses it
 
@@ -54,6 +54,14 @@ def stage(name: str) -> int | None:
 def test_no_module_imports_a_later_stage(name: str) -> None:
     later = [imported for imported in GRAPH[name] if not imported.startswith(DEMO) and stage(imported) > stage(name)]
     assert not later, f"{name} (stage {stage(name)}) imports a later stage: {later}"
+
+
+def test_export_works_without_fuse() -> None:
+    """``extract`` must run where libfuse, macFUSE or WinFsp is absent: export never reaches the FUSE backends."""
+    exporting = [name for name in GRAPH if name.startswith("backupfs.export")]
+    assert exporting
+    for name in exporting:
+        assert not [i for i in GRAPH[name] if i.startswith("backupfs.fs")], name
 
 
 def test_only_the_command_line_uses_the_demo_and_the_demo_reads_only_the_source() -> None:
