@@ -20,8 +20,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from backupfs import __version__
+from backupfs.apart import run_apart
 from backupfs.content.contents import Contents
 from backupfs.errors import BackupfsError
+from backupfs.export.backup_view import backup_view
 from backupfs.fs.mounting import (
     check_mountpoint,
     fuse_options,
@@ -162,6 +164,12 @@ backupfs mount -f /media/usb/MobileSync/Backup ~/iphone    # stays in the foregr
         "-o", dest="options", metavar="OPTIONS",
         help="FUSE mount options, separated by commas: -o allow_other lets the other users of this computer "
         "read the mount (see the README first)",
+    )
+    sub.add_argument(
+        "--as", dest="view", choices=("tree", "backup"), default="tree",
+        help="'tree' (the default): every file at its path on the device; 'backup': the repaired backup, a backup "
+        "folder with a synthesised Manifest.db that tools such as mvt, iLEAPP and iOSbackup (and a restore) accept, "
+        "its files served from the source without a copy",
     )
     index_options(sub)
 
@@ -308,6 +316,9 @@ def cmd_mount(args: argparse.Namespace) -> int:
     )
     for line in _notes(index):
         print(f"backupfs: note: {line}", file=sys.stderr)
+    if args.view == "backup":
+        _mount_as_backup(args, index)
+        return 0
     backups = index.backup_stats
     volume = backups[0].device_name or "iPhone backup" if len(backups) == 1 else "iPhone backups"
     options = fuse_options(volume, parse_options(args.options))
@@ -342,6 +353,26 @@ def cmd_mount(args: argparse.Namespace) -> int:
     if args.foreground:
         print(f"{_LINE_START if sys.stdout.isatty() else ''}Unmounted {args.mountpoint}.")
     return 0
+
+
+def _mount_as_backup(args: argparse.Namespace, index: Index) -> None:
+    """Mount the repaired backup of ``index``: a backup folder with its index, which other tools accept."""
+    view = Index(Path(run_apart(lambda: str(backup_view(index).path))))  # the manifest of a large backup takes memory
+    name = index.backup_stats[0].device_name or "iPhone backup"
+    invocation = _invocation()
+
+    def ready() -> None:
+        if args.foreground:
+            print(f"Mounted the repaired backup on {args.mountpoint}. Press Ctrl-C here to unmount it.")
+        else:
+            print(f"Mounted the repaired backup on {args.mountpoint}; unmount with: {invocation} unmount {args.mountpoint}")
+        print(f"Tools that read iPhone backups can read it now, e.g.: mvt-ios check-backup --output mvt-out {args.mountpoint}")
+        sys.stdout.flush()
+
+    mount(view, args.mountpoint, fuse_options(f"{name} (repaired)", parse_options(args.options)), args.foreground,
+          keep_stderr=args.verbose > 0, on_ready=ready)
+    if args.foreground:
+        print(f"{_LINE_START if sys.stdout.isatty() else ''}Unmounted {args.mountpoint}.")
 
 
 def cmd_unmount(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from backupfs.content.rendered import RenderedContent
 from backupfs.index.manifest_rows import ManifestMetadata
 from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.schema import Node
-from backupfs.index.store import Index
+from backupfs.index.store import PAYLOADS_AS_THEY_ARE, Index
 from backupfs.source.payloads import UNSTATED
 from backupfs.source.sqlite_view import Reader
 
@@ -45,7 +45,7 @@ class Contents:
         self._recorded: Memo[tuple[int, int, int | None]] = Memo(_ROWS_KEPT)
         files = PayloadFiles(index)
         self.rendered = RenderedContent(index, files)
-        self.payloads = PayloadContent(files)
+        self.payloads = PayloadContent(files, as_they_are=bool(index.meta.get(PAYLOADS_AS_THEY_ARE)))
         self.databases = DatabaseContent(files)
         self.kinds: tuple[ContentKind, ...] = (self.rendered, NoticeContent(), self.databases, self.payloads)
 

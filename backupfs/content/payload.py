@@ -22,8 +22,9 @@ _STATS_KEPT = 65536  # sizes and mtimes of payloads the index does not hold yet
 class PayloadContent:
     """Any node with a payload."""
 
-    def __init__(self, files: PayloadFiles) -> None:
+    def __init__(self, files: PayloadFiles, as_they_are: bool = False) -> None:
         self._files = files
+        self._as_they_are = as_they_are  # a repaired backup's payloads: byte for byte, for tools that check them
         self._stats: Memo[tuple[int, int]] = Memo(_STATS_KEPT)
 
     def claims(self, node: Node) -> bool:
@@ -32,7 +33,7 @@ class PayloadContent:
     def open(self, node: Node) -> Reader:
         """Raises OSError when the payload cannot be read (gone, a link, a FIFO, refused)."""
         source = self._files.open(node.backup, node.source or "")
-        if needs_view(source.read(_SQLITE_HEAD, 0)):
+        if not self._as_they_are and needs_view(source.read(_SQLITE_HEAD, 0)):
             view = open_view(source.read, source.size)
             if view is not None:
                 return view

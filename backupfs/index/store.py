@@ -31,6 +31,8 @@ from backupfs.source.sqlite import connect_readonly
 _SELECT = ", ".join(COLUMNS)
 
 
+PAYLOADS_AS_THEY_ARE = "payloads_as_they_are"
+"""Meta key: true in an index whose payloads are shown byte for byte (a repaired backup's view)."""
 MEASURED_IN = "readable_measured_in"
 """Meta key: the time zone the readable folder's sizes were measured in (see index.readable.local_zone)."""
 
