@@ -22,8 +22,11 @@ from pathlib import Path
 from backupfs import __version__
 from backupfs.apart import run_apart
 from backupfs.content.contents import Contents
+from backupfs.content.mount_source import MountSource
 from backupfs.errors import BackupfsError
 from backupfs.export.backup_view import backup_view
+from backupfs.export.extract import extract
+from backupfs.export.repaired import write_repaired_backup
 from backupfs.fs.mounting import (
     check_mountpoint,
     fuse_options,
@@ -204,6 +207,45 @@ backupfs mount -f /media/usb/MobileSync/Backup ~/iphone    # stays in the foregr
     index_options(sub)
 
     sub = _command(
+        commands, "extract", "write the backup's files into a folder, without FUSE (or a repaired backup)",
+        "Write what the mount shows into DEST: every file at its path on the device, other-data/ and your data in "
+        "readable form, or only the PATHs given (folders or files of that tree). Needs no FUSE, so it works on "
+        "Windows and on a Mac as they come. The copies are ordinary files you may change; names Windows or macOS "
+        "cannot store are escaped (see the README). Run it again to finish an interrupted extract: complete files "
+        "are skipped, a partial one is continued, and every file written is read back and checked. With --as "
+        "backup, DEST becomes a repaired backup instead: a backup folder with a Manifest.db, which other tools and "
+        "a restore accept. The backup itself is never changed.",
+        """
+backupfs extract ~/Backup/00008030-001A2B3C4D5E6F70 ~/iphone-files
+backupfs extract ~/Backup/00008030-001A2B3C4D5E6F70 ~/photos CameraRollDomain/Media/DCIM
+backupfs extract --as backup ~/Backup/00008030-001A2B3C4D5E6F70 ~/repaired/00008030-001A2B3C4D5E6F70
+""",
+    )
+    source_argument(sub)
+    sub.add_argument("dest", type=_absolute_path, metavar="DEST", help="the folder to write into (created when missing)")
+    sub.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="only these folders or files of the mount's tree (e.g. CameraRollDomain/Media/DCIM); default: everything",
+    )
+    sub.add_argument(
+        "--as", dest="view", choices=("tree", "backup"), default="tree",
+        help="'tree' (the default): the files at their paths on the device; 'backup': a repaired backup folder "
+        "(payloads at their file ids, a synthesised Manifest.db and plists), hard links to the backup's own files "
+        "where DEST is on the same disk",
+    )
+    sub.add_argument(
+        "--names", choices=("here", "windows", "mac"), default="here",
+        help="which system the names must suit: 'here' (the default: this computer's), or 'windows' / 'mac' for a "
+        "disk that will be read there (an NTFS or exFAT disk written on Linux: use 'windows')",
+    )
+    sub.add_argument(
+        "--copy", action="store_true",
+        help="with --as backup: copy every file, even where a hard link could be made (a link is the backup's own "
+        "file: a tool reading it changes the original's access time); keep evidence this way",
+    )
+    index_options(sub)
+
+    sub = _command(
         commands, "demo", "build a small broken sample backup, mount it and list it",
         "Build a small sample backup whose index is gone, as an interrupted backup leaves it, mount it read-only "
         "and list what backupfs recovers: a safe way to see what to expect before using a real backup. Running it "
@@ -251,11 +293,12 @@ def _invocation() -> str:
     return f"{sys.executable} -m backupfs"
 
 
-def _open_index(args: argparse.Namespace, source: Path, complete_later: bool = False) -> Index:
+def _open_index(args: argparse.Namespace, source: Path, complete_later: bool = False, ask: bool = False) -> Index:
+    """The index of the backups in ``source``; ``ask`` for an encrypted one's password on a terminal."""
     backups = find_backups(source)
     return build_index(
         backups, args.index_dir, catalog_path=args.catalog, names_from=args.names_from,
-        complete_later=complete_later, keys=_unlock(backups, args.password_file, ask=False),
+        complete_later=complete_later, keys=_unlock(backups, args.password_file, ask=ask),
     )
 
 
@@ -546,7 +589,56 @@ def _tree_lines(root: Path) -> list[str]:
     return lines
 
 
-COMMANDS = {"mount": cmd_mount, "unmount": cmd_unmount, "info": cmd_info, "report": cmd_report, "demo": cmd_demo}
+def cmd_extract(args: argparse.Namespace) -> int:
+    index = _open_index(args, args.source, ask=True)
+    if args.view == "backup":
+        return _extract_as_backup(args, index)
+    platform = {"here": sys.platform, "windows": "win32", "mac": "darwin"}[args.names]
+    stats = extract(MountSource(index), args.dest, args.paths, platform=platform)
+    done = f"Wrote {stats.files_written:,} files ({_size(stats.bytes_written)}) into {args.dest} in {stats.seconds:.1f} s"
+    if stats.files_skipped:
+        done += f"; {stats.files_skipped:,} were there already"
+    print(done + ".")
+    for path, why in stats.failed[:_FAILURES_SHOWN]:
+        print(f"backupfs: could not write {path}: {why}", file=sys.stderr)
+    if stats.failed:
+        raise BackupfsError(
+            f"{len(stats.failed):,} files could not be written (see above); the rest are in {args.dest}. "
+            "Run the same command again to retry them."
+        )
+    return 0
+
+
+def _extract_as_backup(args: argparse.Namespace, index: Index) -> int:
+    if args.paths:
+        raise BackupfsError("--as backup writes the whole backup: leave out the PATHs, or extract them without --as backup.")
+    several = len(index.roots) > 1
+    for number, (root, prefix) in enumerate(zip(index.roots, index.prefixes)):
+        dest = args.dest.joinpath(*prefix) if several else args.dest
+        with Progress(f"Writing the repaired backup{f' of {prefix[0]}' if several else ''}", None, unit=None) as bar:
+            stats = write_repaired_backup(index, number, root, dest, link=False if args.copy else None,
+                                          progress=lambda done, total: bar.update(done, total))
+        how = f"{stats.linked:,} hard links and {stats.copied:,} copies" if stats.linked else f"{stats.copied:,} copies"
+        print(f"Wrote the repaired backup into {dest}: {stats.files:,} named files in its {stats.manifest}, "
+              f"{stats.unnamed:,} unnamed ones beside them ({how}).")
+        for fid, why in list(stats.skipped.items())[:_FAILURES_SHOWN]:
+            print(f"backupfs: left out {fid}: {why}", file=sys.stderr)
+    return 0
+
+
+def _size(count: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:,} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000  # type: ignore[assignment]
+    return str(count)
+
+
+_FAILURES_SHOWN = 20
+COMMANDS = {
+    "mount": cmd_mount, "unmount": cmd_unmount, "info": cmd_info, "report": cmd_report, "extract": cmd_extract,
+    "demo": cmd_demo,
+}
 
 
 if __name__ == "__main__":

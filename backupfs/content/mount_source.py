@@ -74,8 +74,8 @@ class MountSource:
         # Each folder still to be filled, until the step that fills it is done.
         self._pending = {f"{folder}/": threading.Event() for folder in index.pending_dirs}
         self._failed: set[str] = set()
-        self._uid = os.getuid()
-        self._gid = os.getgid()
+        self._uid = os.getuid() if hasattr(os, "getuid") else 0  # Windows has no owners of this kind
+        self._gid = os.getgid() if hasattr(os, "getgid") else 0
         self._mounted_ns = time.time_ns()
 
     # -- completing the index while mounted ----------------------------------------------

@@ -57,7 +57,7 @@ from backupfs.source.manifest.records import Kind, ManifestRecord, file_id
 from backupfs.source.manifest.write import MOBILE_UID, encode_mbdb, write_manifest_db
 from backupfs.source.payloads import UNSTATED, Payload
 from backupfs.source.plists import MAX_PLIST_BYTES, BackupInfo, read_backup_info
-from backupfs.source.safe_open import open_source, read_head
+from backupfs.source.safe_open import open_source, pread, read_head
 
 log = logging.getLogger(__name__)
 
@@ -500,7 +500,7 @@ class _PayloadWriter:
 
 def _read(fd: int, offset: int, source: str) -> bytes:
     try:
-        return os.pread(fd, _CHUNK, offset)
+        return pread(fd, _CHUNK, offset)
     except OSError as exc:
         raise _Unreadable(f"{source} cannot be read at byte {offset:,}: {exc.strerror or exc}") from None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 import weakref
 from pathlib import Path
 
@@ -29,7 +30,19 @@ class SourceFile:
         weakref.finalize(self, os.close, self.fd)
 
     def read(self, size: int, offset: int) -> bytes:
-        return os.pread(self.fd, size, offset)
+        return pread(self.fd, size, offset)
+
+
+_SEEKING = threading.Lock()
+
+
+def pread(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread``, or a seek and a read where the system has no pread (Windows), one thread at a time."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    with _SEEKING:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
 
 
 def open_folder(path: Path | str, dir_fd: int | None = None, follow: bool = False) -> int:
@@ -59,7 +72,7 @@ def read_head(
     """The first ``size`` bytes of a source file, and its stat (free once it is open)."""
     fd, st = _open_regular(path, root)
     try:
-        return os.pread(fd, size, 0), st
+        return pread(fd, size, 0), st
     finally:
         os.close(fd)
 
