@@ -230,8 +230,7 @@ backupfs extract --as backup ~/Backup/00008030-001A2B3C4D5E6F70 ~/repaired/00008
     sub.add_argument(
         "--as", dest="view", choices=("tree", "backup"), default="tree",
         help="'tree' (the default): the files at their paths on the device; 'backup': a repaired backup folder "
-        "(payloads at their file ids, a synthesised Manifest.db and plists), hard links to the backup's own files "
-        "where DEST is on the same disk",
+        "(payloads at their file ids, a synthesised Manifest.db and plists)",
     )
     sub.add_argument(
         "--names", choices=("here", "windows", "mac"), default="here",
@@ -239,9 +238,11 @@ backupfs extract --as backup ~/Backup/00008030-001A2B3C4D5E6F70 ~/repaired/00008
         "disk that will be read there (an NTFS or exFAT disk written on Linux: use 'windows')",
     )
     sub.add_argument(
-        "--copy", action="store_true",
-        help="with --as backup: copy every file, even where a hard link could be made (a link is the backup's own "
-        "file: a tool reading it changes the original's access time); keep evidence this way",
+        "--link", action="store_true",
+        help="with --as backup: hard-link the backup's files instead of copying them (DEST on the same disk; no "
+        "space used). A link changes each original's link count and change time, and is the original file: a "
+        "tool that reads it later changes the original's access time. Not for evidence; 'mount --as backup' "
+        "copies nothing and changes nothing",
     )
     index_options(sub)
 
@@ -616,7 +617,7 @@ def _extract_as_backup(args: argparse.Namespace, index: Index) -> int:
     for number, (root, prefix) in enumerate(zip(index.roots, index.prefixes)):
         dest = args.dest.joinpath(*prefix) if several else args.dest
         with Progress(f"Writing the repaired backup{f' of {prefix[0]}' if several else ''}", None, unit=None) as bar:
-            stats = write_repaired_backup(index, number, root, dest, link=False if args.copy else None,
+            stats = write_repaired_backup(index, number, root, dest, link=args.link,
                                           progress=lambda done, total: bar.update(done, total))
         how = f"{stats.linked:,} hard links and {stats.copied:,} copies" if stats.linked else f"{stats.copied:,} copies"
         print(f"Wrote the repaired backup into {dest}: {stats.files:,} named files in its {stats.manifest}, "

@@ -69,12 +69,12 @@ def test_extract_of_some_paths_only(broken: Path, tmp_path: Path, index_dir: Pat
 def test_extract_as_backup_gives_a_backup_other_readers_accept(broken: Path, tmp_path: Path, index_dir: Path) -> None:
     sms = source_bytes(broken, *SMS)
     before = fingerprint(broken)
-    done = without_fuse("extract", "--as", "backup", "--copy", broken, tmp_path / "repaired", "--index-dir", index_dir)
+    done = without_fuse("extract", "--as", "backup", broken, tmp_path / "repaired", "--index-dir", index_dir)
     assert done.returncode == 0, done.stderr
     assert "Wrote the repaired backup" in done.stdout and "copies" in done.stdout
     reader = PyiosBackup.from_path(tmp_path / "repaired")
     assert reader.get_entry_by_domain_and_path(*SMS).read_bytes() == sms  # byte for byte
-    assert fingerprint(broken) == before  # copies: not even a link count changed
+    assert fingerprint(broken) == before  # copies by default: not even a link count or a change time moved
 
 
 def test_extract_into_the_backup_is_refused_in_one_line(broken: Path, index_dir: Path) -> None:
