@@ -132,19 +132,35 @@ def step(figures: Figures, key: str, label: str, command: list[str], caches_drop
     return out
 
 
-def one_run(number: int, source: Path, scratch: Path, figures: Figures) -> None:
-    """Every step once, each from a fresh start: the copy, the index, the extract and its rerun."""
-    copy, index_dir, dest = scratch / "cp", scratch / "index", scratch / "extract"
-    for folder in (copy, index_dir, dest):
-        shutil.rmtree(folder, ignore_errors=True)
+def one_run(number: int, source: Path, scratch: Path, figures: Figures) -> Path:
+    """Every step once, each from a fresh start: the copy, the index, the extract and its rerun; where it extracted.
+
+    Each run writes into folders of its own and nothing is removed until the end: removing
+    300,000 files just before a timed step would slow it, and by how much depends on the
+    file system (ext4 without a journal passes over inodes freed in the last minutes when
+    it makes a file), which would make the figures say more about the order of the steps
+    than about the commands.
+    """
+    run = scratch / f"run{number}"
+    copy, index_dir, dest = run / "cp", run / "index", run / "extract"
+    run.mkdir()
     step(figures, "cp", f"[run {number}] cp -r (cold)", ["cp", "-r", str(source), str(copy)])
-    shutil.rmtree(copy)
     info = [*BACKUPFS, "info", str(source), "--index-dir", str(index_dir)]
     step(figures, "index", f"[run {number}] index build, backupfs info (cold)", info)
     extract = [*BACKUPFS, "extract", str(source), str(dest), "--index-dir", str(index_dir)]
     step(figures, "extract", f"[run {number}] extract (cold)", extract)
     step(figures, "extract-rerun", f"[run {number}] extract rerun (cold)", extract)
     step(figures, "extract-rerun-warm", f"[run {number}] extract rerun (warm)", extract, caches_dropped=False)
+    return dest
+
+
+def room_for_runs(scratch: Path, source_bytes: int, runs: int) -> int:
+    """How many runs fit on the scratch disk, each keeping two copies of the source until the end."""
+    free = shutil.disk_usage(scratch).free
+    fitting = max(1, int(free * 0.9 // max(2.2 * source_bytes, 1)))
+    if fitting < runs:
+        row("runs", f"{fitting} of {runs}: the scratch disk has room for the copies of {fitting} only")
+    return min(runs, fitting)
 
 
 # -- the checks -----------------------------------------------------------------------
@@ -236,15 +252,16 @@ def main() -> int:
         payloads = payload_paths(source)
         row("payloads in the source", f"{len(payloads):,} ({len(before):,} entries)")
         figures = Figures()
-        for number in range(1, args.runs + 1):
+        runs = room_for_runs(scratch, sum(os.lstat(path).st_size for path in payloads), args.runs)
+        for number in range(1, runs + 1):
             run_started = time.perf_counter()
-            one_run(number, source, scratch, figures)
+            dest = one_run(number, source, scratch, figures)
             if number == 1:
-                checks = check_counts(scratch / "extract", payloads)
+                checks = check_counts(dest, payloads)
             spent = time.perf_counter() - run_started
             if time.perf_counter() - started + 1.1 * spent > args.budget:
-                if number < args.runs:
-                    row("runs", f"{number} of {args.runs}: another would pass the budget of {args.budget:.0f} s")
+                if number < runs:
+                    row("runs", f"{number} of {runs}: another would pass the budget of {args.budget:.0f} s")
                 break
         after = fingerprint(source)
         changed = sum(before.get(k) != after.get(k) for k in before.keys() | after.keys())

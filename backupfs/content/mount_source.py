@@ -178,6 +178,11 @@ class MountSource:
         """``(name, mode)`` of each entry of ``folder``: what a plain listing needs and no more."""
         return self.index.listing(folder.path)
 
+    def children(self, folder: Node) -> list[Node]:
+        """The entries of ``folder`` as :meth:`node` gives each: for a walk that opens them all."""
+        resolved = self.contents.resolved
+        return [resolved(node) for node in self.index.children(folder.path)]
+
     def listing_attributes(
         self, folder: Node, after: str | None, limit: int, skip: int
     ) -> list[tuple[str, tuple[int, ...] | int]]:

@@ -13,9 +13,16 @@ from backupfs.content.memo import Memo
 from backupfs.index.payload_files import PayloadFiles
 from backupfs.index.schema import Node
 from backupfs.source.payloads import UNSTATED, shown_size
-from backupfs.source.sqlite_view import Reader, needs_view, open_view
+from backupfs.source.sqlite_view import (
+    BytesReader,
+    Reader,
+    SizedReader,
+    needs_view,
+    open_view,
+)
 
 _SQLITE_HEAD = 100
+_READ_WHOLE = 64 * 1024  # a payload up to this size is read in one go when opened
 _STATS_KEPT = 65536  # sizes and mtimes of payloads the index does not hold yet
 
 
@@ -31,13 +38,23 @@ class PayloadContent:
         return node.source is not None
 
     def open(self, node: Node) -> Reader:
-        """Raises OSError when the payload cannot be read (gone, a link, a FIFO, refused)."""
+        """Raises OSError when the payload cannot be read (gone, a link, a FIFO, refused).
+
+        A small payload is read whole at once: the read that tells whether it is a database
+        to show through a view then serves every read after it too, and the payload is
+        closed at once. Most files of a phone are small, and an extract reads them all.
+        """
         source = self._files.open(node.backup, node.source or "")
-        if not self._as_they_are and needs_view(source.read(_SQLITE_HEAD, 0)):
-            view = open_view(source.read, source.size)
+        if self._as_they_are:
+            return source
+        whole = source.size <= _READ_WHOLE
+        head = source.read(source.size if whole else _SQLITE_HEAD, 0)
+        reader: SizedReader = BytesReader(head) if whole else source
+        if needs_view(head):
+            view = open_view(reader.read, reader.size)
             if view is not None:
                 return view
-        return source
+        return reader
 
     def stat(self, node: Node) -> tuple[int, int]:
         """``(size, mtime_ns)`` of the payload itself.

@@ -21,14 +21,16 @@ imports FUSE. The rules:
 * **Names** that Windows or macOS cannot store are escaped as
   :mod:`backupfs.export.names` says; on Linux every name is written as the mount shows it.
 * **Resumable.** A file already at DEST with the size and modification time the mount
-  shows (to 2 s, the precision of FAT disks) is complete and skipped. A file is written as
-  ``<name>.backupfs-partial`` and renamed to its name only once verified, so an
-  interrupted run leaves complete files and partial ones, and the next run continues each
-  partial file from its length.
-* **Verified.** What is read from the backup is hashed (BLAKE2b) as it is written; the
-  written file is then read back and its hash compared. A file that differs is written
-  again from its first byte, once; a second difference stops the extract (the disk of
-  DEST is failing). A continued file is verified whole, the part a previous run wrote too.
+  shows (to 2 s, the precision of FAT disks) is complete and skipped. A file larger than
+  one read (1 MiB), or one that replaces a file at DEST, is written as
+  ``<name>.backupfs-partial`` and renamed to its name only once verified, so the next run
+  continues it from its length. A smaller new file is written at its name, and given its
+  modification time only once verified: cut short, it shows the time it was written, and
+  the next run writes it again. (Renaming every small file would cost a fifth of the time.)
+* **Verified.** What is read from the backup is compared with what the written file, read
+  back, holds: byte for byte for a file read in one go, by BLAKE2b hash otherwise. A file
+  that differs is written again from its first byte, once; a second difference stops the
+  extract (the disk of DEST is failing). A continued file is verified whole, the part a previous run wrote too.
 * **The backup is never written to.** A DEST inside a backup folder, or one that would put
   a folder of the tree where a backup folder is, is refused; folders already at DEST
   that are links are refused rather than followed, and a partial file is never opened
@@ -60,10 +62,10 @@ from backupfs.export.names import (
     portable_names,
     portable_path,
 )
-from backupfs.index.readable import local_zone
-from backupfs.index.store import MEASURED_IN
+from backupfs.index.schema import Node
 from backupfs.progress import Progress
 from backupfs.source.manifest.records import Kind
+from backupfs.source.safe_open import pread
 from backupfs.source.sqlite_view import Reader
 
 log = logging.getLogger(__name__)
@@ -74,11 +76,15 @@ FOLDER_MODE = 0o755
 _CHUNK = 1 << 20
 _MTIME_SLACK_NS = 2 * 10**9
 _FILE_COST = 32 * 1024  # what writing one file costs beyond its bytes, in bytes' worth of time
-_WORKERS = 4  # files written at once: a disk, cold, serves several small reads faster than one after another
+# Files written at once, so that their reads and writes overlap; more threads than processors
+# only add contention for Python's lock and the folders' (measured with bench/extract_bench.py).
+_WORKERS = max(2, min(4, os.cpu_count() or 1))
 _DESCRIBE_SECONDS = 0.25
 _OPEN_FLAGS = (
     os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
+_NEW_FLAGS = _OPEN_FLAGS | os.O_EXCL
+_TIMES_BY_FD = os.utime in os.supports_fd  # not on Windows: there the time is set by name, once closed
 
 
 @dataclass
@@ -103,6 +109,23 @@ class _Entry:
     size: int = 0
     mtime_ns: int = 0  # 0 when the backup records none
     link: str | None = None
+    node: Node | None = None  # a file's, to open it without looking it up again
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """What a written file must hold: its bytes, for a file read in one go (comparing them is
+    cheaper than hashing them), or the BLAKE2b of them."""
+
+    data: bytes | None
+    digest: bytes | None
+
+    def held_by(self, out: io.RawIOBase, size: int) -> bool:
+        """Whether ``out``, ``size`` bytes long, holds it."""
+        if self.data is not None:
+            return pread(out.fileno(), size + 1, 0) == self.data
+        out.seek(0)
+        return _hash_of(out, size) == self.digest
 
 
 class _Stopped(Exception):
@@ -224,7 +247,7 @@ class _Writer:
         self._described = 0.0
         self._started = time.monotonic()
         self._names: dict[str, dict[str, str]] = {}
-        self._rendered_sizes_hold = source.index.meta.get(MEASURED_IN) == local_zone()
+        self._made: set[str] = set()  # folders this run made: nothing is in them but what it writes
 
     # -- the plan ------------------------------------------------------------------------
 
@@ -262,7 +285,7 @@ class _Writer:
                 if not any(entry.path == above for entry in planned[Kind.DIR]):
                     planned[Kind.DIR].append(_Entry(above, self._target(dest, above), Kind.DIR))
             if top:
-                entry = self._entry(top, self._target(dest, top), self.source.node(top).kind, None)
+                entry = self._entry(self.source.node(top), self._target(dest, top))
                 planned[entry.kind].append(entry)
             else:
                 entry = planned[Kind.DIR][0]
@@ -276,28 +299,24 @@ class _Writer:
         pending = [folder]
         while pending:
             parent = pending.pop()
-            self.source.folder(parent.path)  # waits for a folder still being filled, as the mount does
-            rows = self.source.index.listing_attributes(parent.path, rendered_sizes_hold=self._rendered_sizes_hold)
-            names = portable_names((row[0] for row in rows), self.platform)
-            children = []
-            for name, kind, _mode, size, mtime_ns, final in rows:
-                path = f"{parent.path}/{name}" if parent.path else name
-                known = (size, mtime_ns) if final else None
-                children.append(self._entry(path, os.path.join(parent.target, names[name]), Kind(kind), known))
+            nodes = self.source.children(self.source.folder(parent.path))  # waits for a folder still being filled
+            names = portable_names((node.path.rpartition("/")[2] for node in nodes), self.platform)
+            children = [
+                self._entry(node, os.path.join(parent.target, names[node.path.rpartition("/")[2]])) for node in nodes
+            ]
             yield from children
             pending.extend(reversed([child for child in children if child.kind is Kind.DIR]))
 
-    def _entry(self, path: str, target: str, kind: Kind, known: tuple[int, int] | None) -> _Entry:
-        """The entry at ``path``; its size and time are the listing's when it holds them (``known``)."""
-        if kind is Kind.SYMLINK:
-            node = self.source.node(path)
+    def _entry(self, node: Node, target: str) -> _Entry:
+        """What to write for ``node``: its size and time as the mount shows them."""
+        if node.kind is Kind.SYMLINK:
             link = portable_path(node.target or "", self.platform)
-            return _Entry(path, target, kind, len(link.encode("utf-8", "surrogateescape")), _time(node.mtime_ns), link)
-        if known is None:
-            node = self.source.node(path)
-            known = self.source.contents.stat(node) if kind is Kind.FILE else (0, node.mtime_ns)
-        size, mtime_ns = known
-        return _Entry(path, target, kind, size if kind is Kind.FILE else 0, _time(mtime_ns))
+            size = len(link.encode("utf-8", "surrogateescape"))
+            return _Entry(node.path, target, node.kind, size, _time(node.mtime_ns), link)
+        if node.kind is Kind.DIR:
+            return _Entry(node.path, target, node.kind, 0, _time(node.mtime_ns))
+        size, mtime_ns = self.source.contents.stat(node)
+        return _Entry(node.path, target, node.kind, size, _time(mtime_ns), node=node)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -312,14 +331,20 @@ class _Writer:
                     raise BackupfsError(
                         f"{entry.target} exists and is not a folder: move it away and run the extract again"
                     ) from None
+                continue
             except FileNotFoundError:  # only DEST's own parents can be missing
                 os.makedirs(entry.target, FOLDER_MODE, exist_ok=True)
             except OSError as exc:
                 raise BackupfsError(f"cannot make the folder {entry.target}: {exc.strerror}") from None
+            self._made.add(entry.target)
 
     def write_files(self, files: list[_Entry]) -> None:
-        """Write ``files``, a few at once; the first error stops them all (a Ctrl-C too)."""
-        queue = iter(files)
+        """Write ``files``, a few at once; the first error stops them all (a Ctrl-C too).
+
+        In the order of their payloads in the backup, not of their names: payloads of one
+        bucket folder lie near each other on the disk, as ``cp -r`` of the backup reads them.
+        """
+        queue = iter(sorted(files, key=_payload_order))
         taking = threading.Lock()
         errors: list[BaseException] = []
 
@@ -352,34 +377,47 @@ class _Writer:
         if errors:
             raise errors[0]
 
-    def write_file(self, entry: _Entry) -> None:
-        """Write one file, or skip it when it is complete already; see the module docstring."""
-        existing = _lstat(entry.target)
+    def write_file(self, entry: _Entry, look: bool = False) -> None:
+        """Write one file, or skip it when it is complete already; see the module docstring.
+
+        A small file (one read's worth) that is not at DEST yet is written straight to its
+        name, its modification time set last: until that time is set it shows the time it
+        was written, which tells the next run it is unfinished. Two system calls fewer
+        (no rename, no partial name to look for) is a fifth of the time of a small file.
+        A larger file, or one that replaces what is at DEST, goes through a partial file.
+        ``look``: look at DEST even in a folder this run made.
+        """
+        existing = None if not look and os.path.dirname(entry.target) in self._made else _lstat(entry.target)
         if existing is not None and self._complete(existing, entry):
             self._done(entry, "skipped")
             return
         if existing is not None and stat.S_ISDIR(existing.st_mode):
             raise BackupfsError(f"{entry.target} is a folder where the backup has a file: move it away and run again")
-        partial = partial_name(entry.target)
-        resume_from = _partial_length(partial, entry.size)
+        in_place = existing is None and entry.mtime_ns > 0 and entry.size <= _CHUNK
+        path = entry.target if in_place else partial_name(entry.target)
+        resume_from = 0 if in_place else _partial_length(path, entry.size)
         counted = [0]
         try:
-            if not self._copy(entry, partial, resume_from, counted) and not self._copy(entry, partial, 0, counted):
+            if not self._copy(entry, path, resume_from, counted, new=in_place) and not self._copy(
+                entry, path, 0, counted
+            ):
                 raise BackupfsError(
                     f"{entry.target} differs from the backup after writing it twice: the disk it is on may be failing"
                 )
         except _SourceFailed as exc:
-            _remove(partial)
+            _remove(path)
             with self._lock:
                 self.stats.failed.append((entry.path, str(exc)))
             self._done(entry, "failed", counted[0])
             return
-        try:
-            if entry.mtime_ns:
-                os.utime(partial, ns=(entry.mtime_ns, entry.mtime_ns))
-            os.replace(partial, entry.target)
-        except OSError as exc:
-            raise BackupfsError(f"cannot write {entry.target}: {exc.strerror}") from None
+        except FileExistsError:  # something took the name after all (on a disk that folds names together)
+            self.write_file(entry, look=True)
+            return
+        if not in_place:
+            try:
+                os.replace(path, entry.target)
+            except OSError as exc:
+                raise BackupfsError(f"cannot write {entry.target}: {exc.strerror}") from None
         with self._lock:
             self.stats.files_resumed += resume_from > 0
         self._done(entry, "written", counted[0])
@@ -392,34 +430,48 @@ class _Writer:
             and (not entry.mtime_ns or abs(existing.st_mtime_ns - entry.mtime_ns) < _MTIME_SLACK_NS)
         )
 
-    def _copy(self, entry: _Entry, partial: str, resume_from: int, counted: list[int]) -> bool:
-        """Copy the file into ``partial`` from ``resume_from`` on, then read all of it back; whether it matches.
+    def _copy(self, entry: _Entry, path: str, resume_from: int, counted: list[int], new: bool = False) -> bool:
+        """Copy the file into ``path`` from ``resume_from`` on, read all of it back and, when it
+        matches, give it its time; whether it matched.
 
+        ``new``: ``path`` is made, never found (not even a link put there meanwhile).
         ``counted[0]`` is how far the bar was moved for this file so far.
         """
         reader = self._open(entry)
         try:
-            fd = os.open(partial, _OPEN_FLAGS, FILE_MODE)
+            fd = os.open(path, _NEW_FLAGS if new else _OPEN_FLAGS, FILE_MODE)
+        except FileExistsError:
+            raise
         except OSError as exc:
-            raise BackupfsError(f"cannot write {partial}: {exc.strerror}") from None
+            raise BackupfsError(f"cannot write {path}: {exc.strerror}") from None
         with os.fdopen(fd, "r+b", buffering=0) as out:
             try:
                 read = self._write(reader, out, entry, resume_from, counted)
-                out.truncate(entry.size)
-                out.seek(0)
-                written = _hash_of(out, entry.size)
+                if not new:
+                    out.truncate(entry.size)
+                matched = read.held_by(out, entry.size)
+                if matched and entry.mtime_ns and _TIMES_BY_FD:
+                    os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
             except OSError as exc:
-                raise BackupfsError(f"cannot write {partial}: {exc.strerror}") from None
-        return written == read
+                raise BackupfsError(f"cannot write {path}: {exc.strerror}") from None
+        if matched and entry.mtime_ns and not _TIMES_BY_FD:
+            try:
+                os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns))
+            except OSError as exc:
+                raise BackupfsError(f"cannot write {path}: {exc.strerror}") from None
+        return matched
 
     def _open(self, entry: _Entry) -> Reader:
         try:
-            return self.source.open(self.source.node(entry.path))
+            return self.source.open(entry.node or self.source.node(entry.path))
         except Exception as exc:  # noqa: BLE001 - one file the mount would answer EIO for, not the extract
             raise _failure(entry, exc) from None
 
-    def _write(self, reader: Reader, out: io.RawIOBase, entry: _Entry, resume_from: int, counted: list[int]) -> bytes:
-        """Read the whole file from the backup, writing what lies past ``resume_from``; the hash of all of it."""
+    def _write(
+        self, reader: Reader, out: io.RawIOBase, entry: _Entry, resume_from: int, counted: list[int]
+    ) -> _Expected:
+        """Read the whole file from the backup, writing what lies past ``resume_from``; what the
+        written file must hold: the bytes themselves when one read gave them all, else their hash."""
         digest = hashlib.blake2b()
         out.seek(resume_from)
         offset = 0
@@ -432,7 +484,9 @@ class _Writer:
                 raise _failure(entry, exc) from None
             if not chunk:
                 raise _SourceFailed(f"the backup gives {offset:,} of its {entry.size:,} bytes")
-            digest.update(chunk)
+            whole = offset == 0 and len(chunk) == entry.size
+            if not whole:
+                digest.update(chunk)
             end = offset + len(chunk)
             if end > resume_from:
                 out.write(memoryview(chunk)[max(resume_from - offset, 0):])
@@ -443,7 +497,7 @@ class _Writer:
             if step > 0 and self.bar is not None:
                 self.bar.advance(step)
                 counted[0] += step
-        return digest.digest()
+        return _Expected(chunk, None) if entry.size and whole else _Expected(None, digest.digest())
 
     def write_link(self, entry: _Entry) -> None:
         """A symlink, or on Windows a small file holding its target (see the module docstring)."""
@@ -500,6 +554,14 @@ class _Writer:
         done = stats.files_written + stats.files_skipped + len(stats.failed)
         rate = stats.bytes_written / max(now - self._started, 1e-3)
         self.bar.describe(f"{done:,}/{self.total_files:,} files, {_size(stats.bytes_written)} at {_size(rate)}/s")
+
+
+def _payload_order(entry: _Entry) -> tuple[int, str]:
+    """Where ``entry``'s payload is in the backups: files with none (rendered, notices) last."""
+    node = entry.node
+    if node is None or node.source is None:
+        return (1 << 30, entry.path)
+    return (node.backup, node.source)
 
 
 def _failure(entry: _Entry, exc: Exception) -> _SourceFailed:

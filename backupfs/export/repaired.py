@@ -57,7 +57,7 @@ from backupfs.source.manifest.records import Kind, ManifestRecord, file_id
 from backupfs.source.manifest.write import MOBILE_UID, encode_mbdb, write_manifest_db
 from backupfs.source.payloads import UNSTATED, Payload
 from backupfs.source.plists import MAX_PLIST_BYTES, BackupInfo, read_backup_info
-from backupfs.source.safe_open import open_source, pread, read_head
+from backupfs.source.safe_open import SourceFolders, open_source, pread, read_head
 
 log = logging.getLogger(__name__)
 
@@ -418,12 +418,13 @@ class _PayloadWriter:
         self.progress, self.total = progress, total
         self.stats = RepairedStats()
         self._buckets: set[str] = set()
+        self._folders = SourceFolders(source_root)
 
     def put(self, fid: str, source: str) -> int | None:
         """Write one payload; its size, or None when it could not be read (then in ``stats.skipped``)."""
         target = self._place(fid)
         try:
-            fd = open_source(source, self.source_root)
+            fd = open_source(source, self._folders)
         except OSError as exc:
             self.stats.skipped[fid] = f"{source} cannot be opened: {exc.strerror or exc}"
             return None

@@ -15,7 +15,7 @@ from backupfs.source.crypto import (
     DamagedKeyError,
     plaintext_size,
 )
-from backupfs.source.safe_open import SourceFile
+from backupfs.source.safe_open import SourceFile, SourceFolders
 from backupfs.source.sqlite_view import SizedReader
 
 
@@ -25,6 +25,7 @@ class PayloadFiles:
     def __init__(self, index: Index) -> None:
         self._index = index
         self._root_names = [str(root) for root in index.roots]
+        self._folders = [SourceFolders(root) for root in self._root_names]
         self._keys = {backup: ClassKeys(keys) for backup, keys in index.class_keys().items()}
 
     def root_name(self, backup: int) -> str:
@@ -41,7 +42,7 @@ class PayloadFiles:
         A payload of an encrypted backup without a key (no manifest row named it) is
         opened as it is: it is shown marked as encrypted.
         """
-        payload = SourceFile(source, self._root_names[backup])
+        payload = SourceFile(source, self._folders[backup])
         keys = self._keys.get(backup)
         if keys is None:
             return payload

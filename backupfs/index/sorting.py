@@ -17,7 +17,7 @@ from pathlib import Path
 
 from backupfs.sniff import HEAD_SIZE, UNRECOGNISED, FileType, sniff
 from backupfs.source.payloads import Payload
-from backupfs.source.safe_open import read_head
+from backupfs.source.safe_open import SourceFolders, read_head
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,13 @@ def type_payloads(root: Path, encrypted: bool, payloads: Iterable[Payload]) -> d
     todo = list({p.file_id: p for p in payloads}.values())
     if encrypted:
         return {p.file_id: (ENCRYPTED, p) for p in todo}
+    folders = SourceFolders(root)
 
     def one(payload: Payload) -> tuple[str, tuple[FileType, Payload]]:
         if not stat.S_ISREG(payload.st_mode):
             return payload.file_id, (UNRECOGNISED, payload)
         try:
-            head, st = read_head(payload.relpath, HEAD_SIZE, root)
+            head, st = read_head(payload.relpath, HEAD_SIZE, folders)
         except OSError as exc:
             log.info("cannot read %s to type it: %s", payload.relpath, exc)
             return payload.file_id, (UNRECOGNISED, payload)

@@ -194,7 +194,12 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, big, interrupt) -
     assert "Extracting" in errors and "files" in errors  # the bar, shown as asked
     partial = {p: p.stat().st_size for p in dest.rglob(f"*{PARTIAL_SUFFIX}")}
     assert any(0 < size < VIDEO_BYTES for p, size in partial.items() if p.parent == videos)
-    complete_before = {rel for rel in files_under(dest, readable=True) if not rel.endswith(PARTIAL_SUFFIX)}
+    # A small file being written in place when the run stopped has its name but not yet its time: written again.
+    complete_before = {
+        rel for rel, path in files_under(dest, readable=True).items()
+        if not rel.endswith(PARTIAL_SUFFIX)
+        and abs(path.lstat().st_mtime_ns - source.attributes(source.node(rel))[7]) < 2 * 10**9
+    }
 
     stats = extract(source, dest, progress=False)
     assert stats.files_resumed == len([size for size in partial.values() if size])

@@ -12,7 +12,7 @@ from backupfs.index.build import build_index
 from backupfs.index.store import Index
 from backupfs.source.discover import find_backups
 from backupfs.source.manifest.records import file_id
-from backupfs.source.safe_open import SourceFile
+from backupfs.source.safe_open import SourceFile, SourceFolders
 from backupfs.source.sqlite_view import merged_view
 from tests.backups import WHATSAPP, age_atimes, build, fingerprint, standard_specs
 
@@ -91,5 +91,5 @@ def test_rows_are_read_lazily_until_completed(tmp_path: Path) -> None:
     assert os.path.exists(backup.root / "Manifest.db")
     # A database shown merged with its -wal: the size the index keeps is the merged view's.
     assert entry.wal_source is not None
-    view = merged_view(lambda relpath: SourceFile(relpath, backup.root), entry.source, entry.wal_source)
+    view = merged_view(lambda relpath: SourceFile(relpath, SourceFolders(backup.root)), entry.source, entry.wal_source)
     assert entry.view_size == view.size
