@@ -4,7 +4,8 @@ A build holds every name of a backup in Python objects; the process that goes on
 the mount would keep that memory for its whole life (a forked server inherits it too). So
 such work runs in a process that exits when done. Errors come back as the same one-line
 :class:`BackupfsError`; anything else the child meets comes back as a crash with its
-traceback; Ctrl-C ends both.
+traceback; Ctrl-C ends both. A system that cannot fork (Windows) does the work in this
+process: the memory it takes is the price, and ``extract`` and ``info`` never ask for it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from backupfs.errors import BackupfsError
 
 
 def run_apart(work: Callable[[], str]) -> str:
-    """``work()``'s result, computed in a forked child."""
+    """``work()``'s result, computed in a forked child where the system can fork."""
+    if not hasattr(os, "fork"):
+        return work()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
@@ -29,7 +32,7 @@ def run_apart(work: Callable[[], str]) -> str:
             code, reply = 1, b"error\0" + str(exc).encode(errors="replace")
         except KeyboardInterrupt:
             code = 130
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - the child reports whatever ends it, as a crash
             code, reply = 2, b"crash\0" + traceback.format_exc().encode(errors="replace")
         with os.fdopen(write_end, "wb") as out:
             out.write(reply)

@@ -112,7 +112,7 @@ def _write_payloads(root: Path, specs: list[PayloadSpec], records: list[Manifest
         else:
             folder = os.fspath(root)
         target = os.path.join(folder, record.file_id)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
         try:
             content = memoryview(spec.content or b"")
             while content:

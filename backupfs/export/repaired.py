@@ -480,7 +480,7 @@ class _PayloadWriter:
 
         A copy that fails half way is removed: nothing half written stays in the repaired backup.
         """
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o644)
         size = 0
         try:
             while chunk := _read(fd, size, source):

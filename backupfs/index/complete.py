@@ -150,6 +150,7 @@ def type_unnamed(path: Path, show_progress: bool | None = None, status: StatusFi
             TreeWriter(conn).add(nodes(bar))
             typed = {"/".join((*prefixes[number], OTHER_DATA)) for number, _ in todo}
             set_meta(conn, {**meta(), "pending_dirs": [d for d in index.pending_dirs if d not in typed]})
+            index.close()  # before the file is replaced: Windows replaces no open file (see new_index)
     finally:
         index.close()
 
@@ -198,6 +199,7 @@ def _fill_attributes(index: Index, show_progress: bool | None, status: StatusFil
             "UPDATE nodes SET size=s.size, mtime_ns=s.mtime_ns FROM stated s WHERE nodes.depth=s.depth AND nodes.path=s.path"
         )
         _fill_view_sizes(conn, files, phase)
+        index.close()  # before the file is replaced: Windows replaces no open file (see new_index)
     for manifest in manifests:
         if manifest is not None:
             remove_database(manifest)
@@ -333,6 +335,7 @@ def plan_readable(path: Path, show_progress: bool | None = None, status: StatusF
             done = {folder for folder, number in folders.items() if number in todo}
             set_meta(conn, {"backups": [backup_stats.as_meta() for backup_stats in stats],
                             "pending_dirs": [d for d in index.pending_dirs if d not in done]})
+            index.close()  # before the file is replaced: Windows replaces no open file (see new_index)
     finally:
         index.close()
 

@@ -34,6 +34,8 @@ def new_index(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Co
     and only renamed into place once complete: readers of the old file keep reading it
     (an index is never modified in place) and an interrupted build leaves nothing behind.
     An index kept in memory (that of an encrypted backup) is replaced the same way.
+    Windows replaces no file that is open, so a caller reading ``path`` in this process
+    closes it (``Index.close``) before the block ends.
     """
     if in_memory(path):
         with new_memory_database(path, start_from) as conn:
@@ -46,7 +48,9 @@ def new_index(path: Path, start_from: Path | None = None) -> Iterator[sqlite3.Co
     try:
         if start_from is not None:
             shutil.copyfile(start_from, index_tmp)
-        conn = sqlite3.connect(index_tmp)
+        # uri=True: where SQLite is not built to read URIs anyway (Windows), ATTACH of a
+        # private copy by its read-only URI (source.sqlite.readonly_uri) needs it.
+        conn = sqlite3.connect(index_tmp, uri=True)
         try:
             # The file is private until renamed, so durability on the way is worthless; a
             # large page cache keeps SQLite's B-tree inserts in memory.

@@ -18,6 +18,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from backupfs.source.payloads import (
     list_payloads,
 )
 from backupfs.source.plists import BackupInfo, read_backup_info
-from backupfs.source.safe_open import open_folder
+from backupfs.source.safe_open import Folder
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def find_backups(path: str | Path) -> list[Backup]:
     if not stat.S_ISDIR(st.st_mode):
         raise NotABackupError(_file_given(given))
     try:
-        os.close(open_folder(given, follow=True))
+        Folder.open(given, follow=True).close()
         if _is_bucket(given):
             raise NotABackupError(
                 f"{given} is one of the folders 00 to ff inside a backup, not the backup itself: "
@@ -186,13 +187,11 @@ def _is_bucket(folder: Path) -> bool:
     if not BUCKET.fullmatch(folder.name) or any(_entry_kind(folder / n) for n in ROOT_FILES):
         return False
     try:
-        parent_fd = open_folder(folder.parent, follow=True)
+        parent = Folder.open(folder.parent, follow=True)
     except OSError:
         return False
-    try:
-        return _bucket_has_payload(parent_fd, folder.name)
-    finally:
-        os.close(parent_fd)
+    with closing(parent):
+        return _bucket_has_payload(parent, folder.name)
 
 
 def _unreadable(path: Path, exc: OSError) -> NotABackupError:
@@ -258,11 +257,11 @@ def _peek_payloads(folder: Path, follow: bool) -> tuple[bool, bool]:
     hashed = flat = False
     buckets_tried = 0
     try:
-        fd = open_folder(folder, follow=follow)
+        opened = Folder.open(folder, follow=follow)
     except OSError:
         return False, False
     try:
-        with os.scandir(fd) as entries:
+        with opened.scandir() as entries:
             for count, entry in enumerate(entries):
                 if count >= _PEEK_ENTRIES or (hashed and flat):
                     break
@@ -274,21 +273,21 @@ def _peek_payloads(folder: Path, follow: bool) -> tuple[bool, bool]:
                     flat = True
                 elif is_dir and not hashed and buckets_tried < _PEEKBUCKETS and BUCKET.fullmatch(entry.name):
                     buckets_tried += 1
-                    hashed = _bucket_has_payload(fd, entry.name)
+                    hashed = _bucket_has_payload(opened, entry.name)
     except OSError as exc:
         log.debug("cannot peek into %s: %s", folder, exc)
     finally:
-        os.close(fd)
+        opened.close()
     return hashed, flat
 
 
-def _bucket_has_payload(parent_fd: int, name: str) -> bool:
+def _bucket_has_payload(parent: Folder, name: str) -> bool:
     try:
-        fd = open_folder(name, parent_fd)
+        bucket = parent.child(name)
     except OSError:
         return False
     try:
-        with os.scandir(fd) as entries:
+        with bucket.scandir() as entries:
             for count, entry in enumerate(entries):
                 if count >= _PEEKBUCKET_ENTRIES:
                     break
@@ -297,17 +296,14 @@ def _bucket_has_payload(parent_fd: int, name: str) -> bool:
     except OSError:
         pass
     finally:
-        os.close(fd)
+        bucket.close()
     return False
 
 
 def list_dir(folder: Path) -> list[str]:
     """Names in ``folder`` (opened with O_NOATIME where allowed); for folders above backup roots."""
-    fd = open_folder(folder, follow=True)
-    try:
-        return os.listdir(fd)
-    finally:
-        os.close(fd)
+    with closing(Folder.open(folder, follow=True)) as opened:
+        return opened.listdir()
 
 
 def _subfolders(folder: Path, names: list[str]) -> list[Path]:

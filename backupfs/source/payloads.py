@@ -3,8 +3,9 @@
 Listing is the hot path of every mount (hundreds of thousands of payloads), so it uses
 ``os.scandir`` and the listing's file type, never an ``open`` or a ``stat`` of a regular
 payload: a FIFO or a symlink planted in a backup is listed with its ``st_mode`` and left
-for the caller to refuse. Folders are opened with O_NOFOLLOW (a symlinked bucket is never
-entered) and O_NOATIME where allowed, so listing does not even touch their access times.
+for the caller to refuse. Folders are entered as :class:`~backupfs.source.safe_open.Folder`
+enters them (a symlinked bucket never is), with O_NOATIME where allowed, so listing does
+not even touch their access times.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import re
 import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from enum import Enum
 from pathlib import Path
 from typing import NamedTuple
 
-from backupfs.source.safe_open import open_folder
+from backupfs.source.safe_open import Folder
 
 log = logging.getLogger(__name__)
 
@@ -66,28 +68,26 @@ def list_payloads(root: Path, progress: Callable[[int, int], None] | None = None
     ``progress(folders_listed, folders_in_all)`` is told how far the listing is.
     """
     try:
-        root_fd = open_folder(root, follow=True)
+        top = Folder.open(root, follow=True)
     except OSError as exc:
         log.warning("cannot list %s: %s", root, exc.strerror or exc)
         return []
-    try:
-        folders = [(root_fd, root, "")]
+    with closing(top):
+        folders = [(top, root, "")]
         try:
-            folders.append((open_folder(SNAPSHOT, dir_fd=root_fd), root / SNAPSHOT, SNAPSHOT + "/"))
+            folders.append((top.child(SNAPSHOT), root / SNAPSHOT, SNAPSHOT + "/"))
         except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
                 log.warning("cannot list %s: %s", root / SNAPSHOT, exc.strerror or exc)
         try:
             return _scan_backup_folders(folders, progress)
         finally:
-            for fd, _, _ in folders[1:]:
-                os.close(fd)
-    finally:
-        os.close(root_fd)
+            for folder, _, _ in folders[1:]:
+                folder.close()
 
 
 def _scan_backup_folders(
-    folders: list[tuple[int, Path, str]], progress: Callable[[int, int], None] | None
+    folders: list[tuple[Folder, Path, str]], progress: Callable[[int, int], None] | None
 ) -> list[Payload]:
     """Payloads in each open folder itself (flat) and in its 2-hex buckets (hashed).
 
@@ -97,26 +97,26 @@ def _scan_backup_folders(
     """
     # In order (the backup's own payloads before Snapshot/'s), as the first copy of a
     # payload is the one shown under its name.
-    jobs: list[list[Payload] | tuple[int, Path, str]] = []
-    for fd, folder, prefix in folders:
+    jobs: list[list[Payload] | tuple[Folder, Path, str]] = []
+    for opened, folder, prefix in folders:
         found: list[str] = []
-        jobs.append(_payloads_in(fd, folder, prefix, found))
-        jobs += [(fd, folder / bucket, prefix + bucket) for bucket in found]
+        jobs.append(_payloads_in(opened, folder, prefix, found))
+        jobs += [(opened, folder / bucket, prefix + bucket) for bucket in found]
 
-    def read_ahead(job: list[Payload] | tuple[int, Path, str]) -> tuple[int, list[os.DirEntry[str]]] | OSError | None:
-        """The folder's entries, and its descriptor: kept open, as a FIFO's entry stats through it."""
+    def read_ahead(job: list[Payload] | tuple[Folder, Path, str]) -> tuple[Folder, list[os.DirEntry[str]]] | OSError | None:
+        """The folder's entries, and the folder: kept open, as a FIFO's entry stats through it."""
         if isinstance(job, list):
             return None
-        parent_fd, where, _ = job
+        parent, where, _ = job
         try:
-            bucket_fd = open_folder(where.name, parent_fd)
+            bucket = parent.child(where.name)
         except OSError as exc:
             return exc
         try:
-            with os.scandir(bucket_fd) as entries:
-                return bucket_fd, list(entries)
+            with bucket.scandir() as entries:
+                return bucket, list(entries)
         except OSError as exc:
-            os.close(bucket_fd)
+            bucket.close()
             return exc
 
     payloads: list[Payload] = []
@@ -127,20 +127,20 @@ def _scan_backup_folders(
             elif isinstance(listed, OSError):
                 log.warning("cannot list %s: %s", job[1], listed.strerror or listed)
             elif listed is not None:
-                bucket_fd, entries = listed
+                bucket, entries = listed
                 try:
                     payloads += _payloads_among(entries, job[2] + "/", None)
                 finally:
-                    os.close(bucket_fd)
+                    bucket.close()
             if progress is not None:
                 progress(done, len(jobs))
     return payloads
 
 
-def _payloads_in(fd: int, where: Path, prefix: str, buckets: list[str] | None) -> list[Payload]:
+def _payloads_in(folder: Folder, where: Path, prefix: str, buckets: list[str] | None) -> list[Payload]:
     """Payloads named in one open folder; 2-hex subfolders are appended to ``buckets`` if given."""
     try:
-        with os.scandir(fd) as entries:
+        with folder.scandir() as entries:
             return _payloads_among(list(entries), prefix, buckets)
     except OSError as exc:
         log.warning("listing %s stopped early: %s", where, exc.strerror or exc)
