@@ -595,7 +595,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     if args.view == "backup":
         return _extract_as_backup(args, index)
     platform = {"here": sys.platform, "windows": "win32", "mac": "darwin"}[args.names]
-    stats = extract(MountSource(index), args.dest, args.paths, platform=platform)
+    stats = extract(MountSource(index, keep_folders_open=True), args.dest, args.paths, platform=platform)
     done = f"Wrote {stats.files_written:,} files ({_size(stats.bytes_written)}) into {args.dest} in {stats.seconds:.1f} s"
     if stats.files_skipped:
         done += f"; {stats.files_skipped:,} were there already"

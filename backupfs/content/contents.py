@@ -40,10 +40,10 @@ class ContentKind(Protocol):
 class Contents:
     """Opens and measures the content of index nodes; shared by all FUSE threads."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, keep_folders_open: bool = False) -> None:
         self._manifest = ManifestMetadata(index.manifests)
         self._recorded: Memo[tuple[int, int, int | None]] = Memo(_ROWS_KEPT)
-        files = PayloadFiles(index)
+        files = PayloadFiles(index, keep_folders_open)
         self.rendered = RenderedContent(index, files)
         self.payloads = PayloadContent(files, as_they_are=bool(index.meta.get(PAYLOADS_AS_THEY_ARE)))
         self.databases = DatabaseContent(files)

@@ -67,9 +67,11 @@ def _error(number: int) -> OSError:
 class MountSource:
     """One index as a tree of nodes, their attributes and their contents; shared by all FUSE threads."""
 
-    def __init__(self, index: Index, completion: Completion | None = None) -> None:
+    def __init__(self, index: Index, completion: Completion | None = None, keep_folders_open: bool = False) -> None:
+        """``keep_folders_open``: the source folders stay open for the object's life, which an
+        extract wants and a mount must not (see :class:`~backupfs.index.payload_files.PayloadFiles`)."""
         self.index = index
-        self.contents = Contents(index)
+        self.contents = Contents(index, keep_folders_open)
         self._completion = completion
         # Each folder still to be filled, until the step that fills it is done.
         self._pending = {f"{folder}/": threading.Event() for folder in index.pending_dirs}

@@ -22,10 +22,12 @@ from backupfs.source.sqlite_view import SizedReader
 class PayloadFiles:
     """Opens the payloads of one index's backups; safe to share between threads."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, keep_folders_open: bool = False) -> None:
+        """``keep_folders_open``: for a job that reads every payload and ends (an extract), not a mount
+        (see :class:`~backupfs.source.safe_open.SourceFolders`)."""
         self._index = index
         self._root_names = [str(root) for root in index.roots]
-        self._folders = [SourceFolders(root) for root in self._root_names]
+        self._folders = [SourceFolders(root, keep=keep_folders_open) for root in self._root_names]
         self._keys = {backup: ClassKeys(keys) for backup, keys in index.class_keys().items()}
 
     def root_name(self, backup: int) -> str:

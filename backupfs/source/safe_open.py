@@ -62,11 +62,15 @@ class SourceFolders:
     name later. A backup has 256 bucket folders: past :data:`_FOLDERS_KEPT` (many backups at
     once), further folders are opened for each file. Closed when the object is collected.
     Without :data:`FOLDERS_BY_DESCRIPTOR`, nothing is kept: each file is opened by its path,
-    every folder on the way checked not to be a link.
+    every folder on the way checked not to be a link. Nor unless ``keep``: then each folder
+    is opened for each file and closed at once, as a mount needs, which must not keep a disk
+    busy (it could not be ejected) nor go on reading a backup folder moved away or whose
+    disk was unplugged.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], keep: bool = True) -> None:
         self.root = os.fspath(root)
+        self._keep_open = keep
         self._kept: dict[str, int] = {}
         self._keeping = threading.Lock()
         weakref.finalize(self, _close_all, self._kept)
@@ -111,7 +115,7 @@ class SourceFolders:
 
     def _keep(self, folder: str, folder_fd: int) -> None:
         with self._keeping:
-            if folder not in self._kept and len(self._kept) < _FOLDERS_KEPT:
+            if self._keep_open and folder not in self._kept and len(self._kept) < _FOLDERS_KEPT:
                 self._kept[folder] = folder_fd
                 return
         os.close(folder_fd)  # another thread kept its own, or enough are kept

@@ -53,7 +53,11 @@ def test_a_read_the_source_fails_answers_eio_and_an_expected_errno_passes(
     operations: BackupFS, caplog: pytest.LogCaptureFixture
 ) -> None:
     handle = operations.open("/HomeDomain/Library/Preferences/com.apple.Maps.plist", 0)
-    operations._handles[handle].read = lambda size, offset: (_ for _ in ()).throw(OSError(errno.ENXIO, "gone"))
+    class Gone:  # the payload's disk fails after the open
+        def read(self, size: int, offset: int) -> bytes:
+            raise OSError(errno.ENXIO, "gone")
+
+    operations._handles[handle] = Gone()
     with pytest.raises(fuse.FuseOSError) as failure:
         operations.read("/x", 10, 0, handle)
     assert failure.value.errno == errno.EIO

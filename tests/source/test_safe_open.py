@@ -60,3 +60,15 @@ def test_a_link_as_a_payload_or_a_fifo_is_refused(tmp_path) -> None:
     for name in ("ab02", "ab03"):
         with pytest.raises(OSError):
             SourceFile(f"ab/{name}", folders)
+
+
+def test_a_mount_keeps_no_folder_open_and_stops_reading_a_folder_moved_away(tmp_path) -> None:
+    """A mount must not keep the backup's disk busy, nor read on from a backup moved away."""
+    bucket(tmp_path / "backup", "ab", {"ab01": b"the payload"})
+    before = open_count()
+    folders = SourceFolders(tmp_path / "backup", keep=False)
+    assert SourceFile("ab/ab01", folders).read(100, 0) == b"the payload"
+    assert open_count() == before
+    (tmp_path / "backup").rename(tmp_path / "moved")
+    with pytest.raises(FileNotFoundError):
+        SourceFile("ab/ab01", folders)
